@@ -1,0 +1,64 @@
+"""Entity-level precision/recall/F1 per label and token accuracy, computed like seqeval on BIO tags.
+
+seqeval's default (non-strict) mode counts an entity as correct when its label, start and end
+match; that is the same as comparing (start token, end token, label) triples, which is what we do.
+Token accuracy is the share of tokens whose BIO tag matches, as seqeval's accuracy_score.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+
+from spacy.tokens import Doc
+
+from .labels import LABELS
+
+
+def _prf(tp: int, n_pred: int, n_gold: int) -> dict:
+    p = tp / n_pred if n_pred else 0.0
+    r = tp / n_gold if n_gold else 0.0
+    f = 2 * p * r / (p + r) if p + r else 0.0
+    return {"p": p, "r": r, "f": f, "support": n_gold}
+
+
+def _bio(doc: Doc, ents: set[tuple[int, int, str]]) -> list[str]:
+    """BIO tags of `doc`'s tokens for character-offset entities (which may come from another tokenisation)."""
+    tags = ["O"] * len(doc)
+    for start, end, label in ents:
+        inside = [t.i for t in doc if t.idx < end and t.idx + len(t) > start]
+        for k, i in enumerate(inside):
+            tags[i] = f"{'B' if k == 0 else 'I'}-{label}"
+    return tags
+
+
+def score_entities(pairs: Iterable[tuple[Doc, Doc]]) -> dict:
+    """Score (gold, predicted) doc pairs over the same text. Returns overall and per-label P/R/F1."""
+    tp, n_pred, n_gold = Counter(), Counter(), Counter()
+    tokens = correct_tokens = n_docs = 0
+    for gold, pred in pairs:
+        if gold.text != pred.text:
+            raise ValueError(f"gold and predicted texts differ: {gold.text[:60]!r} vs {pred.text[:60]!r}")
+        n_docs += 1
+        gold_ents = {(e.start_char, e.end_char, e.label_) for e in gold.ents}
+        pred_ents = {(e.start_char, e.end_char, e.label_) for e in pred.ents}
+        for _, _, label in gold_ents:
+            n_gold[label] += 1
+        for ent in pred_ents:
+            n_pred[ent[2]] += 1
+            tp[ent[2]] += ent in gold_ents
+        gold_tags, pred_tags = _bio(gold, gold_ents), _bio(gold, pred_ents)
+        tokens += len(gold_tags)
+        correct_tokens += sum(g == p for g, p in zip(gold_tags, pred_tags))
+    if not n_docs:
+        raise ValueError("nothing to score: no documents")
+    labels = sorted(set(LABELS) | set(n_gold) | set(n_pred))
+    overall = _prf(sum(tp.values()), sum(n_pred.values()), sum(n_gold.values()))
+    return {
+        "docs": n_docs,
+        "ents_p": overall["p"],
+        "ents_r": overall["r"],
+        "ents_f": overall["f"],
+        "token_acc": correct_tokens / tokens if tokens else 0.0,
+        "ents_per_type": {label: _prf(tp[label], n_pred[label], n_gold[label]) for label in labels},
+    }

