@@ -1,0 +1,52 @@
+"""Split annotate's span records into train/dev/test DocBins by text hash, and convert the
+hand-checked set into its own DocBin; hand-checked texts never reach train/dev/test."""
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import spacy
+import typer
+
+from components.corpus import build_splits
+from components.records import InputError, atomic_path, write_docbin
+
+logger = logging.getLogger("assay_ner")
+HANDCHECKED = Path("assets/handchecked.jsonl")
+
+
+def main(
+    annotated: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Span JSONL from annotate")],
+    output_dir: Annotated[Path, typer.Argument(file_okay=False, help="Directory for the .spacy files")],
+    handchecked: Annotated[Path, typer.Option(exists=True, dir_okay=False)] = HANDCHECKED,
+    dev: Annotated[float, typer.Option(help="Share of distinct texts for dev")] = 0.1,
+    test: Annotated[float, typer.Option(help="Share of distinct texts for test")] = 0.1,
+    keep_flagged: Annotated[bool, typer.Option(help="Also train on records with meta.flags")] = False,
+    lang: Annotated[str, typer.Option(help="Language whose tokenizer makes the docs")] = "en",
+    summary: Annotated[
+        Path | None, typer.Option(dir_okay=False, help="Default: OUTPUT_DIR/summary.json")
+    ] = None,
+):
+    try:
+        splits, counts = build_splits(spacy.blank(lang), annotated, handchecked, dev, test, keep_flagged)
+    except (InputError, ValueError) as e:
+        logger.error("%s", e)
+        raise typer.Exit(1) from None
+    # Everything is checked before the first file is written.
+    for name, docs in splits.items():
+        write_docbin(output_dir / f"{name}.spacy", docs)
+    with atomic_path(summary or output_dir / "summary.json") as tmp:
+        tmp.write_text(json.dumps(counts, indent=2) + "\n", encoding="utf8")
+    logger.info(
+        "%s; %d flagged record(s) %s, %d hand-checked text(s) dropped from training data",
+        ", ".join(f"{name} {c['docs']}" for name, c in counts["splits"].items()),
+        counts["flagged"],
+        "kept" if keep_flagged else "left out",
+        counts["handchecked_dropped"],
+    )
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    typer.run(main)

@@ -1,0 +1,167 @@
+"""Reading and cleaning the corpus, and the convert step: deterministic hash split, hand-checked
+texts kept out of training, flagged records left out, nothing written on failure."""
+
+import json
+import random
+
+import pytest
+import spacy
+import typer
+
+from components.corpus import load_corpus, normalise_text
+from components.records import InputError, read_docbin
+from scripts.convert import main as convert_main
+
+NLP = spacy.blank("en")
+TARGETS = ["JNK2", "PDE4B", "CDK9", "EGFR", "BACE1", "HDAC6", "PARP1", "ROCK2"]
+
+
+def write_jsonl(path, objects):
+    path.write_text("".join(json.dumps(o) + "\n" for o in objects), encoding="utf8")
+    return path
+
+
+def test_load_corpus_reports_and_skips_empty_long_and_duplicate(tmp_path):
+    texts = [
+        "Inhibition of human JNK2",
+        "",
+        "  \t ",
+        "Inhibition of human JNK2 at 1 uM using ATF2 as substrate in a long description",
+        "INHIBITION of  human JNK2 ",
+        "Displacement of [3H]NMS from M5 receptor",
+    ]
+    objects = [{"assay_chembl_id": f"CHEMBL{i}", "assay_type": "B", "text": t} for i, t in enumerate(texts)]
+    path = write_jsonl(tmp_path / "assays.jsonl", objects)
+    records, report = load_corpus(path, max_chars=60)
+    assert [r["assay_chembl_id"] for r in records] == ["CHEMBL0", "CHEMBL5"]
+    assert report.skipped == {"empty": 2, "longer than 60 chars": 1, "duplicate": 1}
+    assert report.examples["duplicate"] == [f"{path}:5"]
+    assert f"2 empty (e.g. {path}:2, {path}:3)" in report.report()
+
+
+def test_corpus_record_without_text_names_file_and_line(tmp_path):
+    path = write_jsonl(
+        tmp_path / "assays.jsonl",
+        [{"assay_chembl_id": "CHEMBL1", "text": "Inhibition of JNK2"}, {"assay_chembl_id": "CHEMBL2"}],
+    )
+    with pytest.raises(InputError, match=rf"{path}:2: 'text' must be a string"):
+        load_corpus(path)
+
+
+def annotated_record(i, flags=()):
+    target = TARGETS[i % len(TARGETS)]
+    text = f"Inhibition of human {target} using ATF2 as substrate (series {i})"
+    spans = [
+        {"start": text.index(target), "end": text.index(target) + len(target), "label": "TARGET"},
+        {"start": text.index("ATF2"), "end": text.index("ATF2") + 4, "label": "SUBSTRATE"},
+    ]
+    meta = {"assay_chembl_id": f"CHEMBL{i}", "teacher": "smollm2", "flags": list(flags)}
+    return {"text": text, "spans": spans, "meta": meta}
+
+
+def handchecked_record(i):
+    record = annotated_record(i)
+    record["meta"] = {"source": "handchecked"}
+    return record
+
+
+@pytest.fixture
+def project(tmp_path):
+    records = [annotated_record(i) for i in range(40)]
+    duplicate = annotated_record(5)
+    duplicate["text"] = duplicate["text"].upper()  # same offsets: upper-casing keeps lengths
+    records.append(duplicate)
+    records += [annotated_record(100 + i, flags=["unparseable"]) for i in range(3)]
+    # Texts 7 and 8 are also in the hand-checked set (there in other spacing): never trained on.
+    checked = [handchecked_record(i) for i in (7, 8, 200)]
+    checked[0]["text"] = checked[0]["text"].replace(" ", "  ")
+    checked[0]["spans"] = []
+    return {
+        "records": records,
+        "annotated": write_jsonl(tmp_path / "annotated.jsonl", records),
+        "handchecked": write_jsonl(tmp_path / "handchecked.jsonl", checked),
+        "dir": tmp_path,
+    }
+
+
+def read_splits(out_dir):
+    return {
+        name: read_docbin(out_dir / f"{name}.spacy", NLP.vocab)
+        for name in ("train", "dev", "test", "handchecked")
+    }
+
+
+def test_convert_splits_deterministically_without_leaks(project):
+    out = project["dir"] / "corpus"
+    convert_main(project["annotated"], out, handchecked=project["handchecked"], dev=0.2, test=0.2)
+    splits = read_splits(out)
+    summary = json.loads((out / "summary.json").read_text())
+
+    keys = {name: {normalise_text(d.text) for d in docs} for name, docs in splits.items()}
+    assert (
+        not keys["train"] & keys["dev"]
+        and not keys["train"] & keys["test"]
+        and not keys["dev"] & keys["test"]
+    )
+    training = keys["train"] | keys["dev"] | keys["test"]
+    assert not training & keys["handchecked"]
+    # 40 distinct texts, less two hand-checked ones; the upper-case duplicate and the flagged are left out.
+    assert len(training) == sum(len(splits[n]) for n in ("train", "dev", "test")) == 38
+    assert (len(splits["test"]), len(splits["dev"]), len(splits["train"])) == (8, 8, 22)
+    assert summary["flagged"] == 3 and summary["handchecked_dropped"] == 2
+    assert summary["skipped"] == {"duplicate": 1}
+    assert summary["splits"]["train"] == {"docs": 22, "TARGET": 22, "SUBSTRATE": 22}
+    assert summary["splits"]["handchecked"]["docs"] == 3
+    doc = splits["train"][0]
+    assert [e.label_ for e in doc.ents] == ["TARGET", "SUBSTRATE"]
+    assert doc.user_data["meta"]["teacher"] == "smollm2"
+
+    # Another run, on the records in another order: the same split.
+    shuffled = list(project["records"])
+    random.Random(1).shuffle(shuffled)
+    again = project["dir"] / "again"
+    convert_main(
+        write_jsonl(project["dir"] / "shuffled.jsonl", shuffled),
+        again,
+        handchecked=project["handchecked"],
+        dev=0.2,
+        test=0.2,
+    )
+    again_keys = {name: {normalise_text(d.text) for d in docs} for name, docs in read_splits(again).items()}
+    assert again_keys == keys
+
+
+def test_convert_keeps_flagged_records_when_asked(project):
+    out = project["dir"] / "corpus"
+    convert_main(project["annotated"], out, handchecked=project["handchecked"], keep_flagged=True)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["flagged"] == 3 and summary["flagged_kept"] is True
+    assert sum(summary["splits"][n]["docs"] for n in ("train", "dev", "test")) == 41
+
+
+def test_convert_fails_on_an_empty_split_and_writes_nothing(project, caplog):
+    annotated = write_jsonl(project["dir"] / "two.jsonl", [annotated_record(i) for i in range(2)])
+    out = project["dir"] / "corpus"
+    with pytest.raises(typer.Exit), caplog.at_level("ERROR"):
+        convert_main(annotated, out, handchecked=project["handchecked"], dev=0.1, test=0.1)
+    assert "split(s) ['train'] would be empty: 2 distinct text(s)" in caplog.text
+    assert not out.exists()
+
+
+def test_convert_malformed_last_line_writes_nothing(project, caplog):
+    annotated = project["annotated"]
+    annotated.write_text(
+        annotated.read_text() + '{"text": "Inhibition of JNK2", "spans": [\n', encoding="utf8"
+    )
+    out = project["dir"] / "corpus"
+    with pytest.raises(typer.Exit), caplog.at_level("ERROR"):
+        convert_main(annotated, out, handchecked=project["handchecked"])
+    assert f"{annotated}:{len(project['records']) + 1}: malformed JSON" in caplog.text
+    assert not out.exists()
+
+
+def test_convert_refuses_a_handchecked_file_without_the_source_mark(project, caplog):
+    not_checked = write_jsonl(project["dir"] / "not_checked.jsonl", [annotated_record(1)])
+    with pytest.raises(typer.Exit), caplog.at_level("ERROR"):
+        convert_main(project["annotated"], project["dir"] / "corpus", handchecked=not_checked)
+    assert f"{not_checked}:1: not a hand-checked record" in caplog.text
