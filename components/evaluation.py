@@ -1,0 +1,292 @@
+"""Evaluate the trained pipeline: student vs teacher, student vs truth, teacher vs truth, other systems.
+
+Every comparison is scored with components.metrics.score_entities (seqeval-style entity P/R/F1 and
+token accuracy, the figures of the seed's table) and broken down into error kinds per label, each
+with a few examples, so the Markdown page shows what goes wrong and not only how often.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from spacy.language import Language
+from spacy.tokens import Doc
+
+from .labels import LABELS
+from .metrics import score_entities
+from .records import InputError, read_docbin, read_jsonl, record_to_doc
+
+logger = logging.getLogger(__name__)
+
+# The seed project's table (student against its LLM labels): the row that student-vs-teacher compares with.
+SEED_REFERENCE = {"ents_p": 0.9423, "ents_r": 0.8899, "ents_f": 0.9153, "token_acc": 0.9841}
+
+# Error kinds, for a gold entity without an exact prediction (counted under the gold label) and a
+# prediction that touches no gold entity (counted under the predicted label).
+ERROR_KINDS = {
+    "boundary": "overlapping span, same label",
+    "label": "same span, other label",
+    "boundary_and_label": "overlapping span, other label",
+    "miss": "gold entity with no overlapping prediction",
+    "spurious": "prediction with no overlapping gold entity",
+}
+
+
+@dataclass
+class Comparison:
+    key: str
+    title: str  # e.g. "student vs truth (hand-checked)"
+    gold: str  # where the reference labels come from
+    predicted: str  # where the predictions come from
+    pairs: list[tuple[Doc, Doc]]
+
+
+def transformer_name(config) -> str | None:
+    """The model name (hub id or local path) of the pipeline's transformer component, if it has one."""
+    for component in config.get("components", {}).values():
+        if component.get("factory") == "transformer":
+            return component.get("model", {}).get("name")
+    return None
+
+
+def model_info(nlp: Language, model: str | Path) -> dict:
+    """Name, version and transformer of a pipeline: the public name scripts/train.py records in the
+    meta where there is one, else the name (or local path) in the config."""
+    meta = nlp.meta
+    return {
+        "model": str(model),
+        "name": f"{meta.get('lang', '')}_{meta.get('name', '')}",
+        "version": meta.get("version"),
+        "transformer": meta.get("assay_ner", {}).get("transformer")
+        or transformer_name(nlp.config.interpolate()),
+        "pipeline": list(nlp.pipe_names),
+    }
+
+
+def read_gold(path: str | Path, nlp: Language) -> list[Doc]:
+    """A DocBin of reference labels; refuse one with no documents or no entities at all."""
+    docs = read_docbin(path, nlp.vocab)
+    if not docs:
+        raise InputError(f"{path}: no documents to evaluate on")
+    if not any(doc.ents for doc in docs):
+        raise InputError(f"{path}: {len(docs)} documents but no gold entities at all; is it the right file?")
+    return docs
+
+
+def read_annotations(path: str | Path, nlp: Language) -> list[Doc]:
+    """Another system's labels: a DocBin (.spacy) or span records (.jsonl)."""
+    path = Path(path)
+    if path.suffix == ".spacy":
+        docs = read_docbin(path, nlp.vocab)
+    elif path.suffix == ".jsonl":
+        docs = [record_to_doc(nlp, record, f"{path}:{line}") for line, record in read_jsonl(path)]
+    else:
+        raise InputError(f"{path}: expected a DocBin (.spacy) or span records (.jsonl)")
+    if not docs:
+        raise InputError(f"{path}: no documents")
+    return docs
+
+
+def pair_by_text(gold: list[Doc], predicted: list[Doc], source: str) -> list[tuple[Doc, Doc]]:
+    """Match predictions to gold docs by text; every gold text must have a prediction."""
+    by_text = {doc.text: doc for doc in predicted}
+    missing = [doc.text for doc in gold if doc.text not in by_text]
+    if missing:
+        raise InputError(
+            f"{source}: no prediction for {len(missing)} of {len(gold)} reference texts, "
+            f"e.g. {missing[0][:80]!r}"
+        )
+    return [(doc, by_text[doc.text]) for doc in gold]
+
+
+def predict(nlp: Language, gold: list[Doc], batch_size: int) -> tuple[list[tuple[Doc, Doc]], float]:
+    """Run the pipeline over the gold texts; return (gold, predicted) pairs and the seconds it took."""
+    start = time.perf_counter()
+    predicted = list(nlp.pipe((doc.text for doc in gold), batch_size=batch_size))
+    return list(zip(gold, predicted, strict=True)), time.perf_counter() - start
+
+
+def _ents(doc: Doc) -> dict[tuple[int, int, str], str]:
+    return {(e.start_char, e.end_char, e.label_): e.text for e in doc.ents}
+
+
+def error_summary(pairs: Iterable[tuple[Doc, Doc]], n_examples: int = 3) -> dict:
+    """Per label and error kind (see ERROR_KINDS): a count and up to `n_examples` examples."""
+    summary = {label: {kind: {"count": 0, "examples": []} for kind in ERROR_KINDS} for label in LABELS}
+
+    def add(label: str, kind: str, doc: Doc, gold: str | None, pred: str | None, pred_label: str | None):
+        entry = summary.setdefault(label, {k: {"count": 0, "examples": []} for k in ERROR_KINDS})[kind]
+        entry["count"] += 1
+        if len(entry["examples"]) < n_examples:
+            entry["examples"].append(
+                {"gold": gold, "predicted": pred, "predicted_label": pred_label, "text": doc.text}
+            )
+
+    for gold_doc, pred_doc in pairs:
+        gold, pred = _ents(gold_doc), _ents(pred_doc)
+        for (start, end, label), text in gold.items():
+            if (start, end, label) in pred:
+                continue
+            touching = [(s, e, lab) for s, e, lab in pred if s < end and start < e]
+            if not touching:
+                add(label, "miss", gold_doc, text, None, None)
+                continue
+            same_span = [p for p in touching if p[:2] == (start, end)]
+            same_label = [p for p in touching if p[2] == label]
+            if same_span:
+                kind, other = "label", same_span[0]
+            elif same_label:
+                kind, other = "boundary", same_label[0]
+            else:
+                kind, other = "boundary_and_label", touching[0]
+            add(label, kind, gold_doc, text, pred[other], other[2])
+        for (start, end, label), text in pred.items():
+            if not any(s < end and start < e for s, e, _ in gold):
+                add(label, "spurious", gold_doc, None, text, label)
+    return summary
+
+
+def compare(comparison: Comparison) -> dict:
+    """score_entities' figures (ents_p, ents_r, ents_f, token_acc, ents_per_type, docs) plus where the
+    labels came from and the error breakdown."""
+    logger.info("scoring %s: %d docs", comparison.title, len(comparison.pairs))
+    return {
+        "title": comparison.title,
+        "gold": comparison.gold,
+        "predicted": comparison.predicted,
+        **score_entities(comparison.pairs),
+        "errors": error_summary(comparison.pairs),
+    }
+
+
+def evaluate(
+    nlp: Language,
+    model: str | Path,
+    test_path: str | Path,
+    handchecked_path: str | Path,
+    teacher_path: str | Path | None = None,
+    extras: dict[str, Path] | None = None,
+    batch_size: int = 64,
+) -> dict:
+    """Score the student against the teacher (test split) and the truth (hand-checked set), the teacher
+    against the truth where its annotations of the hand-checked texts are given, and each extra system
+    (name -> DocBin/JSONL of predictions on the hand-checked texts) against the truth.
+
+    Returns {"model": ..., "speed": ..., "comparisons": [keys in order], key: compare(...), ...} with keys
+    student_vs_teacher, student_vs_truth, teacher_vs_truth and NAME_vs_truth per extra."""
+    info = model_info(nlp, model)
+    logger.info(
+        "evaluating %s (%s %s), transformer %s",
+        info["model"],
+        info["name"],
+        info["version"],
+        info["transformer"],
+    )
+    test, handchecked = read_gold(test_path, nlp), read_gold(handchecked_path, nlp)
+    test_pairs, _ = predict(nlp, test, batch_size)
+    truth_pairs, seconds = predict(nlp, handchecked, batch_size)
+    comparisons = [
+        Comparison(
+            "student_vs_teacher", "student vs teacher (test split)", str(test_path), info["model"], test_pairs
+        ),
+        Comparison(
+            "student_vs_truth",
+            "student vs truth (hand-checked)",
+            str(handchecked_path),
+            info["model"],
+            truth_pairs,
+        ),
+    ]
+    others = ([("teacher", teacher_path)] if teacher_path else []) + list((extras or {}).items())
+    for name, path in others:
+        if any(c.key == f"{name}_vs_truth" for c in comparisons):
+            raise ValueError(f"two systems named {name!r}; give each extra system its own name")
+        pairs = pair_by_text(handchecked, read_annotations(path, nlp), str(path))
+        comparisons.append(
+            Comparison(
+                f"{name}_vs_truth", f"{name} vs truth (hand-checked)", str(handchecked_path), str(path), pairs
+            )
+        )
+    return {
+        "model": info,
+        "comparisons": [c.key for c in comparisons],
+        **{c.key: compare(c) for c in comparisons},
+        "speed": {
+            "docs": len(handchecked),
+            "seconds": seconds,
+            "docs_per_second": len(handchecked) / seconds if seconds else None,
+            "batch_size": batch_size,
+        },
+    }
+
+
+def _prf(scores: dict) -> str:
+    return f"{scores['p']:.4f} / {scores['r']:.4f} / {scores['f']:.4f}"
+
+
+def _quote(text: str | None, label: str | None = None) -> str:
+    if text is None:
+        return "(none)"
+    return f"`{text}`" + (f" ({label})" if label else "")
+
+
+def score_table(result: dict) -> list[str]:
+    """Markdown rows: every comparison side by side, then the seed's figures for reference."""
+    lines = [
+        "| comparison | docs | P | R | F1 | token acc. | "
+        + " | ".join(f"{lab} P / R / F1" for lab in LABELS)
+        + " |",
+        "| --- " * (6 + len(LABELS)) + "|",
+    ]
+    for s in (result[key] for key in result["comparisons"]):
+        per_label = [_prf(s["ents_per_type"][lab]) if lab in s["ents_per_type"] else "" for lab in LABELS]
+        lines.append(
+            f"| {s['title']} | {s['docs']} | {s['ents_p']:.4f} | {s['ents_r']:.4f} | {s['ents_f']:.4f} "
+            f"| {s['token_acc']:.4f} | " + " | ".join(per_label) + " |"
+        )
+    ref = SEED_REFERENCE
+    lines += [
+        f"| seed's table (student vs its LLM labels) | | {ref['ents_p']:.4f} | {ref['ents_r']:.4f} "
+        f"| {ref['ents_f']:.4f} | {ref['token_acc']:.4f} | " + " | ".join("" for _ in LABELS) + " |",
+    ]
+    return lines
+
+
+def render_markdown(result: dict) -> str:
+    """The evaluation page: the comparisons side by side, then the error breakdown with examples."""
+    info, speed = result["model"], result["speed"]
+    lines = [
+        f"# Evaluation of {info['name']} {info['version']}",
+        "",
+        f"Model `{info['model']}`, transformer `{info['transformer']}`, "
+        f"pipeline {', '.join(info['pipeline'])}.",
+        f"Speed: {speed['docs_per_second']:.1f} docs/s over the {speed['docs']} hand-checked descriptions "
+        f"(batch size {speed['batch_size']}).",
+        "",
+        "Entity P/R/F1 are seqeval-style (exact span and label); token accuracy compares BIO tags.",
+        "",
+        *score_table(result),
+        "",
+        "## Errors per label",
+        "",
+        "Kinds: " + "; ".join(f"**{kind}**: {why}" for kind, why in ERROR_KINDS.items()) + ".",
+    ]
+    for comp in (result[key] for key in result["comparisons"]):
+        lines += ["", f"### {comp['title']}", "", "| label | " + " | ".join(ERROR_KINDS) + " |"]
+        lines.append("| --- " * (1 + len(ERROR_KINDS)) + "|")
+        for label, kinds in comp["errors"].items():
+            lines.append(f"| {label} | " + " | ".join(str(kinds[k]["count"]) for k in ERROR_KINDS) + " |")
+        lines.append("")
+        for label, kinds in comp["errors"].items():
+            for kind, entry in kinds.items():
+                for ex in entry["examples"]:
+                    lines.append(
+                        f"- {label} {kind}: gold {_quote(ex['gold'])}, predicted "
+                        f"{_quote(ex['predicted'], ex['predicted_label'] if kind != 'boundary' else None)}"
+                        f' in "{ex["text"]}"'
+                    )
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,163 @@
+"""Batch prediction: descriptions in (JSONL, CSV, TSV, plain text or DocBin), spans and answers out (JSONL).
+
+A bad input line (malformed JSON, no text) is reported with its file and line and skipped, so one
+broken row does not cost a long run. Output is written atomically: a crash leaves no half file.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import DocBin
+from thinc.api import CupyOps, get_current_ops
+from tqdm import tqdm
+
+from . import answer  # noqa: F401  (registers the assay_answer factory that trained pipelines name)
+from .answer import answer_strings
+from .records import InputError, doc_to_record, write_jsonl
+
+logger = logging.getLogger(__name__)
+
+# Where the description is, in order of preference, in a JSONL object or a CSV/TSV header.
+TEXT_FIELDS = ("text", "description")
+
+
+@dataclass
+class Description:
+    where: str  # "file:line", for messages
+    text: str
+    fields: dict = field(default_factory=dict)  # every other field, passed through to the output
+
+
+def _text_field(obj: dict) -> str | None:
+    return next((name for name in TEXT_FIELDS if name in obj), None)
+
+
+def _from_object(obj, where: str, report: Callable[[str], None]) -> Description | None:
+    if not isinstance(obj, dict):
+        report(f"{where}: expected a JSON object, got {type(obj).__name__}")
+        return None
+    name = _text_field(obj)
+    text = obj.get(name) if name else None
+    if not isinstance(text, str) or not text.strip():
+        report(f"{where}: missing or empty {' / '.join(TEXT_FIELDS)}")
+        return None
+    return Description(where, text, {k: v for k, v in obj.items() if k != name})
+
+
+def _read_jsonl(path: Path, report) -> Iterator[Description]:
+    with path.open(encoding="utf8") as f:
+        for line_no, line in enumerate(f, start=1):
+            if not line.strip():
+                continue
+            where = f"{path}:{line_no}"
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as e:
+                report(f"{where}: malformed JSON ({e.msg})")
+                continue
+            if (desc := _from_object(obj, where, report)) is not None:
+                yield desc
+
+
+def _read_table(path: Path, delimiter: str, report) -> Iterator[Description]:
+    with path.open(encoding="utf8", newline="") as f:
+        reader = csv.DictReader(f, delimiter=delimiter)
+        if not reader.fieldnames or _text_field(dict.fromkeys(reader.fieldnames)) is None:
+            raise InputError(f"{path}:1: no {' or '.join(TEXT_FIELDS)} column in header {reader.fieldnames}")
+        first_line = 2
+        for row in reader:
+            # A quoted field may span lines: name the row by the line it starts on.
+            where, first_line = f"{path}:{first_line}", reader.line_num + 1
+            if None in row:
+                report(f"{where}: {len(row[None])} more field(s) than the header has")
+                continue
+            if (desc := _from_object(row, where, report)) is not None:
+                yield desc
+
+
+def _read_lines(path: Path) -> Iterator[Description]:
+    with path.open(encoding="utf8") as f:
+        for line_no, line in enumerate(f, start=1):
+            if line.strip():
+                yield Description(f"{path}:{line_no}", line.rstrip("\n"))
+
+
+def _read_docbin(path: Path) -> Iterator[Description]:
+    docs = DocBin().from_disk(path).get_docs(spacy.blank("en").vocab)
+    for i, doc in enumerate(docs, start=1):
+        meta = doc.user_data.get("meta")
+        yield Description(f"{path}:doc {i}", doc.text, {"meta": meta} if meta else {})
+
+
+def read_descriptions(
+    path: str | Path, report: Callable[[str], None] = logger.warning
+) -> Iterator[Description]:
+    """Yield the descriptions of a .jsonl, .csv, .tsv, .txt (one per line) or .spacy file.
+
+    Bad lines go to `report` ("file:line: why") and are skipped; a file that cannot be read at all
+    (unknown suffix, no text column) raises InputError.
+    """
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        yield from _read_jsonl(path, report)
+    elif suffix in (".csv", ".tsv"):
+        yield from _read_table(path, "," if suffix == ".csv" else "\t", report)
+    elif suffix == ".txt":
+        yield from _read_lines(path)
+    elif suffix == ".spacy":
+        yield from _read_docbin(path)
+    else:
+        raise InputError(
+            f"{path}: unknown input format {suffix!r}; expected .jsonl, .csv, .tsv, .txt or .spacy"
+        )
+
+
+def load_pipeline(model: str | Path | Language) -> Language:
+    """A loaded pipeline, or load one from a directory or an installed package name."""
+    return model if isinstance(model, Language) else spacy.load(model)
+
+
+def prediction_record(doc, fields: dict) -> dict:
+    return {**fields, "text": doc.text, "spans": doc_to_record(doc)["spans"], **answer_strings(doc)}
+
+
+def predict_file(
+    model: str | Path | Language,
+    input_path: str | Path,
+    output_path: str | Path,
+    *,
+    batch_size: int = 64,
+    n_process: int = 1,
+    progress: bool = True,
+) -> dict:
+    """Run `model` over the descriptions in `input_path` and write one JSONL record per description.
+
+    Each record keeps the input's other fields and adds "text", "spans" ({start, end, label, text})
+    and the answer ("targets", "substrates"). Returns counts and the problems reported.
+    """
+    nlp = load_pipeline(model)
+    problems: list[str] = []
+
+    def report(problem: str) -> None:
+        problems.append(problem)
+        logger.warning("skipped %s", problem)
+
+    # Read everything first: descriptions are short, and the progress bar gets a total.
+    descriptions = list(read_descriptions(input_path, report))
+    if n_process > 1 and isinstance(get_current_ops(), CupyOps):
+        raise ValueError("n_process > 1 is for CPU; on GPU use one process and a larger batch_size")
+    docs = nlp.pipe(
+        ((d.text, d.fields) for d in descriptions), as_tuples=True, batch_size=batch_size, n_process=n_process
+    )
+    bar = tqdm(docs, total=len(descriptions), unit="doc", desc="predict", disable=not progress)
+    written = write_jsonl(output_path, (prediction_record(doc, fields) for doc, fields in bar))
+    return {"written": written, "skipped": len(problems), "problems": problems}

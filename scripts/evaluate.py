@@ -1,0 +1,65 @@
+"""Evaluate a trained pipeline; write OUTPUT_DIR/evaluation.json and OUTPUT_DIR/evaluation.md.
+
+    python -m scripts.evaluate training/model-best metrics --test corpus/test.spacy \
+        --handchecked corpus/handchecked.spacy --teacher corpus/annotated.jsonl \
+        --extra baseline=bench/baseline_handchecked.spacy
+"""
+
+import json
+import logging
+from pathlib import Path
+
+import spacy
+import typer
+
+from components.evaluation import evaluate, render_markdown
+from components.records import InputError, atomic_path
+
+
+def _extra(value: str) -> tuple[str, Path]:
+    name, sep, path = value.partition("=")
+    if not sep or not name or not path:
+        raise typer.BadParameter(f"expected NAME=PATH, got {value!r}")
+    if not Path(path).is_file():
+        raise typer.BadParameter(f"{path}: no such file")
+    return name, Path(path)
+
+
+def main(
+    model: str = typer.Argument(..., help="Pipeline directory or installed package name"),
+    output_dir: Path = typer.Argument(Path("metrics"), file_okay=False, help="Where evaluation.json/.md go"),
+    test: Path = typer.Option(..., exists=True, dir_okay=False, help="Test split, labelled by the teacher"),
+    handchecked: Path = typer.Option(..., exists=True, dir_okay=False, help="Hand-checked set (the truth)"),
+    teacher: Path = typer.Option(
+        None, exists=True, dir_okay=False, help="Teacher's labels of the hand-checked texts"
+    ),
+    extra: list[str] = typer.Option(
+        [], help="NAME=PATH: another system's predictions (.spacy/.jsonl); repeatable"
+    ),
+    batch_size: int = typer.Option(64, help="nlp.pipe batch size"),
+    gpu_id: int = typer.Option(-1, help="GPU to use; -1 for CPU"),
+):
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    if gpu_id >= 0:
+        spacy.require_gpu(gpu_id)
+    extras = dict(_extra(value) for value in extra)
+    try:
+        result = evaluate(spacy.load(model), model, test, handchecked, teacher, extras, batch_size)
+    except (InputError, ValueError) as e:
+        typer.echo(f"evaluate: {e}", err=True)
+        raise typer.Exit(1) from None
+    with atomic_path(output_dir / "evaluation.json") as tmp:
+        tmp.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf8")
+    with atomic_path(output_dir / "evaluation.md") as tmp:
+        tmp.write_text(render_markdown(result), encoding="utf8")
+    for s in (result[key] for key in result["comparisons"]):
+        typer.echo(
+            f"{s['title']}: P {s['ents_p']:.4f} R {s['ents_r']:.4f} F1 {s['ents_f']:.4f} "
+            f"token acc. {s['token_acc']:.4f}"
+        )
+    speed = result["speed"]["docs_per_second"]
+    typer.echo(f"{speed:.1f} docs/s; wrote {output_dir}/evaluation.json and evaluation.md")
+
+
+if __name__ == "__main__":
+    typer.run(main)

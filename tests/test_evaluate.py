@@ -1,0 +1,261 @@
+"""Evaluation against hand-made gold sets whose every error is known, through the function and the CLI."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import spacy
+from spacy.schemas import ModelMetaSchema, validate
+from test_answer import gold_doc
+from test_predict import save_tiny_pipeline
+
+from components.evaluation import evaluate, render_markdown, transformer_name
+from components.labels import DEFINITIONS
+from components.records import InputError, doc_to_record, write_docbin, write_jsonl
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The tiny pipeline's rules get the first test doc right and the second's TARGET boundary wrong.
+TEST = [
+    ("Inhibition of human JNK2 using ATF2 as substrate", [("JNK2", "TARGET"), ("ATF2", "SUBSTRATE")]),
+    (
+        "Displacement of [3H]NMS from human muscarinic M5 receptor",
+        [("human muscarinic M5 receptor", "TARGET"), ("[3H]NMS", "SUBSTRATE")],
+    ),
+]
+# One of each error kind, all under TARGET; comments say what the rules predict.
+HANDCHECKED = [
+    (
+        "Mixed-type inhibition of mushroom tyrosinase using L-DOPA as substrate",
+        [("tyrosinase", "TARGET"), ("L-DOPA", "SUBSTRATE")],
+    ),  # both right
+    ("Binding to HTG21 DNA", [("HTG21 DNA", "TARGET")]),  # miss
+    ("Cytotoxicity against JNK2-null cells", []),  # spurious TARGET JNK2
+    ("Expression of ATF2 measured by western blot", [("ATF2", "TARGET")]),  # label: SUBSTRATE
+    ("Phosphorylation of ATF2 protein", [("ATF2 protein", "TARGET")]),  # boundary and label
+    (
+        "Displacement of [3H]NMS from human muscarinic M5 receptor",
+        [("human muscarinic M5 receptor", "TARGET"), ("[3H]NMS", "SUBSTRATE")],
+    ),  # boundary; [3H]NMS right
+]
+
+
+def docbin(path: Path, nlp, examples) -> Path:
+    write_docbin(path, [gold_doc(nlp, text, mentions) for text, mentions in examples])
+    return path
+
+
+@pytest.fixture(scope="module")
+def files(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("evaluate")
+    nlp = spacy.blank("en")
+    model = save_tiny_pipeline(tmp / "model")
+    meta_path = model / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["assay_ner"] = {"transformer": "sentence-transformers/all-MiniLM-L6-v2"}
+    meta_path.write_text(json.dumps(meta))
+    # The teacher misses the DNA target, and its file holds other texts too, in another order.
+    teacher_examples = [("Inhibition of PDE4B", [("PDE4B", "TARGET")])] + [
+        (text, [m for m in mentions if m[0] != "HTG21 DNA"]) for text, mentions in reversed(HANDCHECKED)
+    ]
+    teacher = tmp / "teacher.jsonl"
+    write_jsonl(teacher, [doc_to_record(gold_doc(nlp, t, m)) for t, m in teacher_examples])
+    return {
+        "model": model,
+        "test": docbin(tmp / "test.spacy", nlp, TEST),
+        "handchecked": docbin(tmp / "handchecked.spacy", nlp, HANDCHECKED),
+        "teacher": teacher,
+        "baseline": docbin(tmp / "baseline.spacy", nlp, HANDCHECKED),
+        "tmp": tmp,
+    }
+
+
+@pytest.fixture(scope="module")
+def result(files):
+    nlp = spacy.load(files["model"])
+    return evaluate(
+        nlp,
+        files["model"],
+        files["test"],
+        files["handchecked"],
+        files["teacher"],
+        {"baseline": files["baseline"]},
+    )
+
+
+def test_scores_of_each_comparison(result):
+    assert result["comparisons"] == [
+        "student_vs_teacher",
+        "student_vs_truth",
+        "teacher_vs_truth",
+        "baseline_vs_truth",
+    ]
+    st = result["student_vs_teacher"]
+    assert (st["docs"], st["ents_p"], st["ents_r"]) == (2, 0.75, 0.75)
+    truth = result["student_vs_truth"]
+    assert truth["docs"] == 6
+    assert truth["ents_p"] == pytest.approx(3 / 7) and truth["ents_r"] == pytest.approx(3 / 7)
+    assert truth["ents_per_type"]["TARGET"]["p"] == pytest.approx(1 / 3)
+    assert truth["ents_per_type"]["TARGET"]["r"] == pytest.approx(1 / 5)
+    assert truth["ents_per_type"]["SUBSTRATE"]["p"] == pytest.approx(2 / 4)
+    assert truth["ents_per_type"]["SUBSTRATE"]["r"] == 1.0
+    assert 0 < truth["token_acc"] < 1
+    teacher = result["teacher_vs_truth"]
+    assert (teacher["docs"], teacher["ents_p"], teacher["ents_r"]) == (6, 1.0, pytest.approx(6 / 7))
+    assert result["baseline_vs_truth"]["ents_f"] == 1.0 and result["baseline_vs_truth"]["token_acc"] == 1.0
+
+
+def test_error_kinds_with_examples(result):
+    errors = result["student_vs_truth"]["errors"]
+    counts = {label: {kind: e["count"] for kind, e in kinds.items()} for label, kinds in errors.items()}
+    assert counts["TARGET"] == {"boundary": 1, "label": 1, "boundary_and_label": 1, "miss": 1, "spurious": 1}
+    assert set(counts["SUBSTRATE"].values()) == {0}
+    (boundary,) = errors["TARGET"]["boundary"]["examples"]
+    assert (boundary["gold"], boundary["predicted"]) == (
+        "human muscarinic M5 receptor",
+        "muscarinic M5 receptor",
+    )
+    (label,) = errors["TARGET"]["label"]["examples"]
+    assert (label["gold"], label["predicted"], label["predicted_label"]) == ("ATF2", "ATF2", "SUBSTRATE")
+    (miss,) = errors["TARGET"]["miss"]["examples"]
+    assert (miss["gold"], miss["predicted"], miss["text"]) == ("HTG21 DNA", None, "Binding to HTG21 DNA")
+    (spurious,) = errors["TARGET"]["spurious"]["examples"]
+    assert (spurious["gold"], spurious["predicted"]) == (None, "JNK2")
+
+
+def test_model_and_speed_are_reported(result):
+    assert result["model"]["name"] == "en_assay_ner_tiny"
+    assert result["model"]["transformer"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert result["model"]["pipeline"] == ["entity_ruler", "assay_answer"]
+    assert result["speed"]["docs"] == 6 and result["speed"]["docs_per_second"] > 0
+
+
+def test_transformer_name_read_from_the_training_config():
+    config = spacy.util.load_config(ROOT / "configs" / "ner.cfg", interpolate=False)
+    assert transformer_name(config) == config["components"]["transformer"]["model"]["name"]
+    assert transformer_name({"components": {"ner": {"factory": "ner"}}}) is None
+
+
+def test_markdown_page_sets_the_comparisons_side_by_side(result):
+    page = render_markdown(result)
+    assert "| student vs truth (hand-checked) | 6 | 0.4286 | 0.4286 | 0.4286 |" in page
+    assert "| baseline vs truth (hand-checked) | 6 | 1.0000 | 1.0000 | 1.0000 | 1.0000 |" in page
+    assert "| seed's table (student vs its LLM labels) | | 0.9423 | 0.8899 | 0.9153 | 0.9841 |" in page
+    assert "| TARGET | 1 | 1 | 1 | 1 | 1 |" in page
+    assert '- TARGET miss: gold `HTG21 DNA`, predicted (none) in "Binding to HTG21 DNA"' in page
+
+
+def run_cli(files, *args) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "scripts.evaluate", str(files["model"]), *map(str, args)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_cli_writes_json_and_markdown(files):
+    out = files["tmp"] / "metrics"
+    run = run_cli(
+        files,
+        out,
+        "--test",
+        files["test"],
+        "--handchecked",
+        files["handchecked"],
+        "--teacher",
+        files["teacher"],
+        "--extra",
+        f"baseline={files['baseline']}",
+    )
+    assert run.returncode == 0, run.stderr
+    assert "transformer sentence-transformers/all-MiniLM-L6-v2" in run.stderr
+    saved = json.loads((out / "evaluation.json").read_text())
+    assert saved["student_vs_teacher"]["ents_f"] == 0.75
+    assert saved["baseline_vs_truth"]["ents_f"] == 1.0
+    assert "## Errors per label" in (out / "evaluation.md").read_text()
+
+
+def test_empty_set_and_set_without_gold_fail_clearly(files):
+    nlp = spacy.blank("en")
+    empty = docbin(files["tmp"] / "empty.spacy", nlp, [])
+    with pytest.raises(InputError, match=r"empty\.spacy: no documents to evaluate on"):
+        evaluate(spacy.load(files["model"]), files["model"], empty, files["handchecked"])
+    unlabelled = docbin(files["tmp"] / "unlabelled.spacy", nlp, [(text, []) for text, _ in HANDCHECKED])
+    run = run_cli(files, files["tmp"] / "m2", "--test", files["test"], "--handchecked", unlabelled)
+    assert run.returncode == 1 and f"{unlabelled}: 6 documents but no gold entities at all" in run.stderr
+    assert not (files["tmp"] / "m2" / "evaluation.json").exists()
+
+
+def test_predictions_missing_for_a_text_fail_clearly(files):
+    nlp = spacy.load(files["model"])
+    partial = docbin(files["tmp"] / "partial.spacy", spacy.blank("en"), HANDCHECKED[:4])
+    with pytest.raises(InputError, match=r"partial\.spacy: no prediction for 2 of 6 reference texts"):
+        evaluate(nlp, files["model"], files["test"], files["handchecked"], extras={"partial": partial})
+
+
+def test_model_card_holds_the_figures_and_definitions(files, result):
+    evaluation = files["tmp"] / "evaluation.json"
+    evaluation.write_text(json.dumps(result))
+    report = files["tmp"] / "annotate.json"
+    report.write_text(
+        json.dumps(
+            {
+                "teacher": "llamacpp:SmolLM2-135M-Instruct-Q8_0.gguf",
+                "backend": "llamacpp",
+                "documents": 40,
+                "spans": {"TARGET": 31, "SUBSTRATE": 9},
+                "documents_without_spans": 7,
+                "unparseable": 2,
+            }
+        )
+    )
+    card = files["tmp"] / "card"
+    run = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "scripts.model_card",
+            str(files["model"]),
+            str(card),
+            "--evaluation",
+            str(evaluation),
+            "--annotate-report",
+            str(report),
+            "--name",
+            "assay_ner",
+            "--version",
+            "0.2.0",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stderr
+    meta = json.loads((card / "meta.json").read_text())
+    assert validate(ModelMetaSchema, meta) == []
+    assert (meta["name"], meta["version"]) == ("assay_ner", "0.2.0")
+    assert meta["label_definitions"] == DEFINITIONS
+    assert meta["performance"]["ents_f"] == result["student_vs_teacher"]["ents_f"]
+    assert meta["performance"]["handchecked"]["ents_p"] == pytest.approx(3 / 7)
+    assert meta["performance"]["teacher_handchecked"]["ents_r"] == pytest.approx(6 / 7)
+    assert "SmolLM2" in meta["sources"][0]["name"]
+    assert meta["sources"][1]["url"] == "https://huggingface.co/sentence-transformers/all-MiniLM-L6-v2"
+
+    readme = (card / "README.md").read_text()
+    for definition in DEFINITIONS.values():
+        assert definition in readme
+    assert "| student vs teacher (test split) | 2 | 0.7500 | 0.7500 | 0.7500 |" in readme
+    assert "| student vs truth (hand-checked) | 6 | 0.4286 | 0.4286 | 0.4286 |" in readme
+    assert "`llamacpp:SmolLM2-135M-Instruct-Q8_0.gguf` (llamacpp backend)" in readme
+    assert "- unparseable answers: 2" in readme and "- SUBSTRATE spans: 9" in readme
+    assert 'spacy.load("en_assay_ner")' in readme and "doc._.targets, doc._.substrates" in readme
+    assert "displacy.serve" in readme
+    assert "small offline stand-in for the production teacher" in readme
+    assert "stand-in for BioLinkBERT-base" in readme
+    # The card directory is the whole pipeline, ready for spacy package.
+    assert spacy.load(card).pipe_names == ["entity_ruler", "assay_answer"]
