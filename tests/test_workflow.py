@@ -47,7 +47,7 @@ def run_all(work: Path, python: Path) -> subprocess.CompletedProcess:
         "--vars.dev_share=0.2",
     ]
     return subprocess.run(
-        [str(python), "-m", "weasel", "run", "all", *overrides],
+        [str(python), "-m", "weasel", "run", "all", ".", *overrides],
         cwd=work,
         env=env,
         capture_output=True,

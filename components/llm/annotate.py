@@ -1,0 +1,117 @@
+"""Annotation runs: build the spacy-llm pipeline from configs/annotate.cfg, label a corpus, report.
+
+scripts/annotate.py is the command line over these functions; tests and the benchmark call
+them directly.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Iterable
+from pathlib import Path
+
+from spacy import util
+from spacy.language import Language
+from spacy.tokens import Doc
+from tqdm import tqdm
+
+from ..labels import LABELS
+from ..metrics import score_entities
+from ..records import InputError, read_jsonl, record_to_doc
+from .task import HALLUCINATED, UNPARSEABLE
+from .teacher import Teacher
+
+logger = logging.getLogger(__name__)
+
+
+def load_annotator(config_path: str | Path, overrides: dict | None = None) -> Language:
+    """The pipeline with the task and teacher that `vars.task` and `vars.backend` name."""
+    config = util.load_config(config_path, overrides=overrides or {}, interpolate=False)
+    chosen = {}
+    for slot, section, var in (("task", "tasks", "task"), ("model", "teachers", "backend")):
+        name = config["vars"][var]
+        if name not in config[section]:
+            raise ValueError(
+                f"{config_path}: no [{section}.{name}]; choose {var} from {sorted(config[section])}"
+            )
+        chosen[slot] = config[section][name]
+    for slot, block in chosen.items():
+        config["components"]["llm"][slot] = block
+    del config["tasks"], config["teachers"]
+    return util.load_model_from_config(config.interpolate(), auto_fill=True, validate=True)
+
+
+def teacher_of(nlp: Language) -> Teacher:
+    # spacy-llm's LLMWrapper exposes the task but not the model it was built with.
+    return nlp.get_pipe("llm")._model
+
+
+def read_corpus(nlp: Language, path: str | Path, limit: int | None = None) -> list[Doc]:
+    """Docs of a corpus JSONL (`assay_chembl_id`, `text`) with the id in `doc.user_data["meta"]`."""
+    docs = []
+    for line_no, obj in read_jsonl(path):
+        if limit is not None and len(docs) >= limit:
+            break
+        text = obj.get("text")
+        if not isinstance(text, str) or not text.strip():
+            raise InputError(f"{path}:{line_no}: missing or empty 'text'")
+        doc = nlp.make_doc(text)
+        doc.user_data["meta"] = {"assay_chembl_id": obj.get("assay_chembl_id")}
+        docs.append(doc)
+    return docs
+
+
+def annotate(nlp: Language, docs: list[Doc], desc: str = "annotate") -> tuple[list[Doc], float]:
+    """Label `docs` with a progress bar (documents/s); returns the docs and the seconds it took."""
+    teacher = teacher_of(nlp)
+    # Enough documents per batch to keep every request slot of a concurrent teacher busy.
+    batch_size = max(64, 16 * getattr(teacher, "max_in_flight", 1))
+    start = time.perf_counter()
+    with tqdm(total=len(docs), desc=desc, unit="doc") as bar:
+        teacher.on_answer = lambda: bar.update(1)
+        try:
+            out = list(nlp.pipe(docs, batch_size=batch_size))
+        finally:
+            teacher.on_answer = None
+    seconds = time.perf_counter() - start
+    for doc in out:
+        doc.user_data["meta"].update(teacher=teacher.model_id, backend=teacher.backend)
+    return out, seconds
+
+
+def summarise(docs: Iterable[Doc]) -> dict:
+    spans, flags = Counter(), Counter()
+    n = none = unaligned = 0
+    for doc in docs:
+        n += 1
+        none += not doc.ents
+        spans.update(e.label_ for e in doc.ents)
+        meta = doc.user_data["meta"]
+        flags.update(meta["flags"])
+        unaligned += len(meta["unaligned"])
+    return {
+        "documents": n,
+        "spans": {label: spans[label] for label in LABELS},
+        "documents_without_spans": none,
+        "unparseable": flags[UNPARSEABLE],
+        "hallucinated_documents": flags[HALLUCINATED],
+        "unaligned_strings": unaligned,
+    }
+
+
+def score_handchecked(nlp: Language, path: str | Path) -> tuple[dict, list[Doc]]:
+    """Teacher vs truth on the hand-checked set: scores per label and the teacher's docs."""
+    gold = []
+    for line_no, record in read_jsonl(path):
+        if (record.get("meta") or {}).get("source") != "handchecked":
+            raise InputError(f"{path}:{line_no}: not a hand-checked record (meta.source != 'handchecked')")
+        gold.append(record_to_doc(nlp, record, f"{path}:{line_no}"))
+    if not gold:
+        raise InputError(f"{path}: no hand-checked records")
+    docs = [nlp.make_doc(g.text) for g in gold]
+    for doc, g in zip(docs, gold, strict=True):
+        doc.user_data["meta"] = {"assay_chembl_id": g.user_data["meta"].get("assay_chembl_id")}
+    predicted, _ = annotate(nlp, docs, desc="hand-checked")
+    return score_entities(zip(gold, predicted, strict=True)), predicted

@@ -1,0 +1,248 @@
+"""spacy-llm tasks that turn assay descriptions into prompts and answers into TARGET/SUBSTRATE spans.
+
+`assay_ner.CompactNER.v1` asks for a short JSON answer, `{"targets": [...], "substrates": [...]}`,
+with few-shot examples as chat turns and, for small local models, a per-document grammar that
+allows only the document's own substrings. `assay_ner.NERv3.v1` sends spacy-llm's own
+`spacy.NER.v3` prompt (our label definitions and examples) and reads its chain-of-thought lines.
+Both align the strings with components.align and record in `doc.user_data["meta"]` the raw
+answer, flags ("unparseable", "hallucinated"), alignment notes and unaligned strings; a bad
+answer flags its document and the run goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+
+# spacy-llm's type check reads typing.Iterable (its `_name`), which collections.abc generics lack.
+from typing import Any, Iterable  # noqa: UP035
+
+import spacy
+from spacy.tokens import Doc
+from spacy_llm.registry import registry
+from spacy_llm.tasks.span.examples import SpanReason
+
+from ..align import align_mentions
+from ..labels import ANSWER_KEYS, DEFINITIONS, LABELS, SUBSTRATE, TARGET
+from ..records import InputError, read_jsonl
+from .grammar import answer_grammar, candidate_strings
+
+UNPARSEABLE = "unparseable"
+HALLUCINATED = "hallucinated"
+
+_LABEL_OF_KEY = {key: label for label, key in ANSWER_KEYS.items()}
+_JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
+
+
+def read_fewshot(path: str | Path) -> list[dict]:
+    """Few-shot examples `{"text", "targets", "substrates"}`; a bad line names its file and line."""
+    examples = []
+    for line_no, obj in read_jsonl(path):
+        text = obj.get("text")
+        lists = [obj.get(key) for key in ANSWER_KEYS.values()]
+        if not isinstance(text, str) or not all(
+            isinstance(v, list) and all(isinstance(s, str) for s in v) for v in lists
+        ):
+            raise InputError(
+                f"{path}:{line_no}: a few-shot example needs 'text' and lists of strings "
+                f"{list(ANSWER_KEYS.values())}"
+            )
+        for value in (s for v in lists for s in v):
+            if value not in text:
+                raise InputError(f"{path}:{line_no}: {value!r} is not written in the example's text")
+        examples.append({"text": text, **{key: obj[key] for key in ANSWER_KEYS.values()}})
+    if not examples:
+        raise InputError(f"{path}: no few-shot examples")
+    return examples
+
+
+def compact_answer(mentions: dict[str, list[str]]) -> str:
+    """The compact answer as the examples show it (and as the grammar allows it)."""
+    return json.dumps({ANSWER_KEYS[label]: mentions.get(label, []) for label in LABELS}, ensure_ascii=False)
+
+
+def parse_compact(raw: str) -> tuple[list[tuple[str, str]], list[str]]:
+    """(label, string) pairs from a compact answer, and notes on what could not be read.
+
+    Lenient where intent is clear (code fences, prose around the object, a bare string for a
+    list, a missing key meaning none); anything else makes the answer unparseable (notes non-empty).
+    """
+    match = _JSON_OBJECT.search(raw or "")
+    if not match:
+        return [], ["no JSON object in the answer" if (raw or "").strip() else "empty answer"]
+    try:
+        obj = json.loads(match.group(0))
+    except json.JSONDecodeError as e:
+        return [], [f"answer is not valid JSON ({e.msg})"]
+    if not isinstance(obj, dict) or not any(key in obj for key in _LABEL_OF_KEY):
+        return [], [f"answer has none of the keys {list(_LABEL_OF_KEY)}"]
+    mentions = []
+    for key, label in _LABEL_OF_KEY.items():
+        values = obj.get(key) or []
+        values = [values] if isinstance(values, str) else values
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            return [], [f"{key!r} is not a list of strings"]
+        mentions += [(label, v) for v in values if v.strip()]
+    return mentions, []
+
+
+def targets_first(mentions: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[str]]:
+    """Drop SUBSTRATE strings that contain, or are contained in, a TARGET string of the same answer.
+
+    A molecule cannot be both, and small models often repeat the target as substrate or stretch
+    it ("GLUT1-mediated [3H]2-deoxyglucose"): left in, the longer span would displace the target.
+    """
+    targets = [text.lower() for label, text in mentions if label == TARGET]
+    kept, notes = [], []
+    for label, text in mentions:
+        clash = label == SUBSTRATE and next(
+            (t for t in targets if t in text.lower() or text.lower() in t), None
+        )
+        if clash:
+            notes.append(f"dropped SUBSTRATE {text!r}: overlaps TARGET {clash!r}")
+        else:
+            kept.append((label, text))
+    return kept, notes
+
+
+def _prompt_hash(obj: Any) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode("utf8")).hexdigest()[:16]
+
+
+class _AssayTask:
+    """Shared by both tasks: one prompt per doc, answers aligned and recorded the same way."""
+
+    name = "abstract"
+
+    def generate_prompts(self, docs: Iterable[Doc]) -> Iterable[Any]:
+        for doc in docs:
+            yield self.prompt(doc)
+
+    def parse_responses(self, docs: Iterable[Doc], responses: Iterable[Any]) -> Iterable[Doc]:
+        for doc, answers in zip(docs, responses, strict=True):
+            (raw,) = answers
+            mentions, problems = self.read_answer(raw)
+            yield self.annotate(doc, raw, mentions, problems)
+
+    def annotate(self, doc: Doc, raw: str, mentions: list[tuple[str, str]], problems: list[str]) -> Doc:
+        mentions, dropped = targets_first(mentions)
+        alignment = align_mentions(doc, mentions)
+        doc.ents = alignment.spans
+        flags = []
+        if problems:
+            flags.append(UNPARSEABLE)
+        if alignment.unaligned:
+            flags.append(HALLUCINATED)
+        meta = doc.user_data.setdefault("meta", {})
+        meta.update(
+            task=self.name,
+            prompt_hash=self.prompt_hash,
+            raw_answer=raw,
+            flags=flags,
+            **alignment.to_meta(),
+        )
+        meta["alignment_notes"] = problems + dropped + meta["alignment_notes"]
+        return doc
+
+    def prompt(self, doc: Doc) -> dict:
+        raise NotImplementedError
+
+    def read_answer(self, raw: str) -> tuple[list[tuple[str, str]], list[str]]:
+        raise NotImplementedError
+
+
+class CompactNERTask(_AssayTask):
+    def __init__(self, examples: list[dict], constrain: bool, max_candidate_tokens: int):
+        self.name = "constrained" if constrain else "compact"
+        self.examples = examples
+        self.constrain = constrain
+        self.max_candidate_tokens = max_candidate_tokens
+        self.system = (
+            "Find the assay's TARGET and SUBSTRATE in the text.\n"
+            + "\n".join(f"{label}: {DEFINITIONS[label]}" for label in LABELS)
+            + '\nAnswer with JSON {"targets": [...], "substrates": [...]}, copying names exactly as written '
+            "in the text; use [] when the text names none."
+        )
+        # The shared prefix: system message and examples. The document comes last (KV-cache reuse).
+        self.prefix = [{"role": "system", "content": self.system}]
+        for eg in examples:
+            answer = compact_answer({label: eg[ANSWER_KEYS[label]] for label in LABELS})
+            self.prefix += [{"role": "user", "content": eg["text"]}, {"role": "assistant", "content": answer}]
+        self.prompt_hash = _prompt_hash(
+            {"task": self.name, "prefix": self.prefix, "constrain": constrain, "n": max_candidate_tokens}
+        )
+
+    def prompt(self, doc: Doc) -> dict:
+        text = doc.text  # spaCy rebuilds Doc.text from its tokens on every access
+        prompt = {"text": text, "messages": self.prefix + [{"role": "user", "content": text}]}
+        if self.constrain:
+            prompt["grammar"] = answer_grammar(candidate_strings(doc, self.max_candidate_tokens))
+        return prompt
+
+    def read_answer(self, raw: str) -> tuple[list[tuple[str, str]], list[str]]:
+        return parse_compact(raw)
+
+
+class NERv3Task(_AssayTask):
+    """spacy-llm's spacy.NER.v3 prompt; its answer lines `n. text | True | LABEL | reason`."""
+
+    name = "ner_v3"
+
+    def __init__(self, examples: list[dict]):
+        reasons = {
+            "TARGET": "is the molecule whose activity the assay measures",
+            "SUBSTRATE": "is the molecule used to probe the target",
+        }
+        v3_examples = [
+            {
+                "text": eg["text"],
+                "spans": [
+                    {"text": s, "is_entity": True, "label": label, "reason": reasons[label]}
+                    for label in LABELS
+                    for s in eg[ANSWER_KEYS[label]]
+                ],
+            }
+            for eg in examples
+        ]
+        self._v3 = registry.llm_tasks.get("spacy.NER.v3")(
+            labels=list(LABELS), label_definitions=DEFINITIONS, examples=v3_examples
+        )
+        self._nlp = spacy.blank("en")
+        self.prompt_hash = _prompt_hash({"task": self.name, "prefix": self._render("")})
+
+    def _render(self, text: str) -> str:
+        ((prompt,), _shards) = next(iter(self._v3.generate_prompts([self._nlp.make_doc(text)])))
+        return prompt
+
+    def prompt(self, doc: Doc) -> dict:
+        text = doc.text
+        return {"text": text, "messages": [{"role": "user", "content": self._render(text)}]}
+
+    def read_answer(self, raw: str) -> tuple[list[tuple[str, str]], list[str]]:
+        mentions, readable = [], 0
+        for line in (raw or "").splitlines():
+            try:
+                reason = SpanReason.from_str(line)
+            except ValueError:
+                continue
+            readable += 1
+            label = reason.label.strip().upper()
+            if reason.is_entity and label in LABELS:
+                mentions.append((label, reason.text))
+        problems = [] if readable else ["no answer line of the form 'n. text | True | LABEL | reason'"]
+        return mentions, problems
+
+
+@registry.llm_tasks("assay_ner.CompactNER.v1")
+def compact_ner(examples_path: str, constrain: bool = False, max_candidate_tokens: int = 8) -> CompactNERTask:
+    """Short JSON answers for small models. `constrain` adds a per-document grammar (honoured by
+    llama.cpp, and by servers that take one) allowing only the document's token n-grams."""
+    return CompactNERTask(read_fewshot(examples_path), constrain, max_candidate_tokens)
+
+
+@registry.llm_tasks("assay_ner.NERv3.v1")
+def ner_v3(examples_path: str) -> NERv3Task:
+    """spacy-llm's spacy.NER.v3 prompt with our label definitions and few-shot examples."""
+    return NERv3Task(read_fewshot(examples_path))

