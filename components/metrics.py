@@ -49,7 +49,7 @@ def score_entities(pairs: Iterable[tuple[Doc, Doc]]) -> dict:
             tp[ent[2]] += ent in gold_ents
         gold_tags, pred_tags = _bio(gold, gold_ents), _bio(gold, pred_ents)
         tokens += len(gold_tags)
-        correct_tokens += sum(g == p for g, p in zip(gold_tags, pred_tags))
+        correct_tokens += sum(g == p for g, p in zip(gold_tags, pred_tags, strict=True))
     if not n_docs:
         raise ValueError("nothing to score: no documents")
     labels = sorted(set(LABELS) | set(n_gold) | set(n_pred))

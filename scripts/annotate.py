@@ -50,6 +50,7 @@ def main(
     handchecked_output: Path = typer.Option(
         None, dir_okay=False, help="Teacher's labels of the hand-checked set"
     ),
+    handchecked_limit: int = typer.Option(0, help="Teacher scored on the first N hand-checked docs (0: all)"),
 ):
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     given = {
@@ -91,7 +92,7 @@ def main(
         write_jsonl(output_jsonl, (doc_to_record(doc) for doc in docs))
         write_docbin(output_spacy, docs)
         if handchecked:
-            scores, predicted = score_handchecked(nlp, handchecked)
+            scores, predicted = score_handchecked(nlp, handchecked, handchecked_limit)
             result["handchecked"] = {"path": str(handchecked), **scores}
             if handchecked_output:
                 write_jsonl(handchecked_output, (doc_to_record(doc) for doc in predicted))

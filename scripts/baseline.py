@@ -104,7 +104,10 @@ def main(
     gold = read_docbin(handchecked, vocab)
     tokenizer = AutoTokenizer.from_pretrained(choice.name)
     model = AutoModelForTokenClassification.from_pretrained(
-        choice.name, num_labels=len(TAGS), id2label=dict(enumerate(TAGS)), label2id={t: i for i, t in enumerate(TAGS)}
+        choice.name,
+        num_labels=len(TAGS),
+        id2label=dict(enumerate(TAGS)),
+        label2id={tag: i for i, tag in enumerate(TAGS)},
     )
     steps = epochs * -(-len(train_docs) // batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learn_rate, weight_decay=0.01)

@@ -190,11 +190,19 @@ def test_empty_set_and_set_without_gold_fail_clearly(files):
     assert not (files["tmp"] / "m2" / "evaluation.json").exists()
 
 
-def test_predictions_missing_for_a_text_fail_clearly(files):
+def test_a_system_covering_part_of_the_set_is_scored_on_that_part(files):
     nlp = spacy.load(files["model"])
     partial = docbin(files["tmp"] / "partial.spacy", spacy.blank("en"), HANDCHECKED[:4])
-    with pytest.raises(InputError, match=r"partial\.spacy: no prediction for 2 of 6 reference texts"):
-        evaluate(nlp, files["model"], files["test"], files["handchecked"], extras={"partial": partial})
+    result = evaluate(nlp, files["model"], files["test"], files["handchecked"], extras={"partial": partial})
+    assert result["partial_vs_truth"]["docs"] == 4
+    assert "4 of 6 docs" in result["partial_vs_truth"]["title"]
+
+
+def test_predictions_for_none_of_the_texts_fail_clearly(files):
+    nlp = spacy.load(files["model"])
+    other = docbin(files["tmp"] / "other.spacy", spacy.blank("en"), [("Unrelated text about nothing", [])])
+    with pytest.raises(InputError, match=r"other\.spacy: no prediction for any of the 6 reference texts"):
+        evaluate(nlp, files["model"], files["test"], files["handchecked"], extras={"other": other})
 
 
 def test_model_card_holds_the_figures_and_definitions(files, result):

@@ -39,6 +39,7 @@ def run_all(work: Path, python: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
     overrides = [
         "--vars.corpus_size=40",
+        "--vars.teacher_eval_size=20",
         "--vars.max_steps=12",
         "--vars.eval_frequency=6",
         "--vars.transformer=minilm",

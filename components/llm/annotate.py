@@ -101,10 +101,13 @@ def summarise(docs: Iterable[Doc]) -> dict:
     }
 
 
-def score_handchecked(nlp: Language, path: str | Path) -> tuple[dict, list[Doc]]:
-    """Teacher vs truth on the hand-checked set: scores per label and the teacher's docs."""
+def score_handchecked(nlp: Language, path: str | Path, limit: int | None = None) -> tuple[dict, list[Doc]]:
+    """Teacher vs truth on the hand-checked set (its first `limit` docs): scores per label and the
+    teacher's docs."""
     gold = []
     for line_no, record in read_jsonl(path):
+        if limit and len(gold) >= limit:
+            break
         if (record.get("meta") or {}).get("source") != "handchecked":
             raise InputError(f"{path}:{line_no}: not a hand-checked record (meta.source != 'handchecked')")
         gold.append(record_to_doc(nlp, record, f"{path}:{line_no}"))

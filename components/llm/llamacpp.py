@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
+import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -60,6 +61,15 @@ def find_gguf(model: str) -> Path:
     return found[0]
 
 
+def _llama_cpp():
+    # llama.cpp's OpenMP threads spin while they wait; with anything else on the cores (tests, a
+    # second job) that made SmolLM2 8-15x slower here. The setting must precede the first import.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    import llama_cpp
+
+    return llama_cpp
+
+
 class LlamaCppTeacher(Teacher):
     backend = "llamacpp"
 
@@ -100,9 +110,7 @@ class LlamaCppTeacher(Teacher):
     def llm(self):
         """The loaded model; loaded on first use, so that a run answered from the cache needs none."""
         if self._llm is None:
-            from llama_cpp import Llama
-
-            self._llm = Llama(
+            self._llm = _llama_cpp().Llama(
                 model_path=str(self.path),
                 n_ctx=self.n_ctx,
                 n_threads=self.n_threads,
@@ -121,8 +129,6 @@ class LlamaCppTeacher(Teacher):
         naming at all. It applies only right after `"key":` / `"key": [`, so closing a list
         after an item is untouched.
         """
-        from llama_cpp import LogitsProcessorList
-
         if not self.empty_list_penalty:
             return None
         llm = self.llm
@@ -138,15 +144,14 @@ class LlamaCppTeacher(Teacher):
                     scores[closing] -= self.empty_list_penalty[key]
             return scores
 
-        return LogitsProcessorList([process])
+        return _llama_cpp().LogitsProcessorList([process])
 
     def _generate(self, prompts: list[dict], deliver: Callable[[int, Answer], None]) -> None:
-        from llama_cpp import LlamaGrammar
-
+        llama_cpp = _llama_cpp()
         processor = self._empty_list_processor()
         for i, prompt in enumerate(prompts):
             grammar = prompt.get("grammar")
-            grammar = LlamaGrammar.from_string(grammar, verbose=False) if grammar else None
+            grammar = llama_cpp.LlamaGrammar.from_string(grammar, verbose=False) if grammar else None
             out = self.llm.create_chat_completion(
                 messages=prompt["messages"],
                 max_tokens=self.max_tokens,
