@@ -8,6 +8,12 @@ Every answer is cached as it arrives (cache-dir): a re-run, or a run after Ctrl-
 asks only what is not answered yet; --backend replay re-parses the cached answers alone.
 """
 
+import os
+
+# llama.cpp's OpenMP threads spin while they wait: with anything else on the cores, SmolLM2 ran
+# 6-8x slower here. OpenMP reads this once, when torch loads it during the imports below.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
 import json
 import logging
 from pathlib import Path

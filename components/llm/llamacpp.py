@@ -12,7 +12,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import logging
-import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -62,9 +61,6 @@ def find_gguf(model: str) -> Path:
 
 
 def _llama_cpp():
-    # llama.cpp's OpenMP threads spin while they wait; with anything else on the cores (tests, a
-    # second job) that made SmolLM2 8-15x slower here. The setting must precede the first import.
-    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import llama_cpp
 
     return llama_cpp
