@@ -22,7 +22,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
 from .align import align_mentions
-from .labels import LABELS, SUBSTRATE, TARGET, check_labels
+from .labels import ANSWER_KEYS, LABELS, SUBSTRATE, TARGET, check_labels
 from .records import InputError, read_jsonl, record_to_doc
 
 logger = logging.getLogger(__name__)
@@ -248,17 +248,48 @@ def table_mentions(row: dict) -> list[tuple[str, str]]:
     ]
 
 
-def table_row_to_doc(nlp: Language, row: dict, where: str) -> Doc:
+def mentions_to_doc(nlp: Language, text: str, mentions: list[tuple[str, str]], meta: dict) -> Doc:
     """A Doc from a description and its answer strings, aligned as annotate aligns the LLM's."""
-    doc = nlp.make_doc(str(row["description"]))
-    mentions = table_mentions(row)
+    doc = nlp.make_doc(text)
     alignment = align_mentions(doc, mentions)
     doc.ents = alignment.spans
-    meta = {"imported_from": where, **alignment.to_meta()}
+    doc.user_data["meta"] = {**meta, **alignment.to_meta()}
+    return doc
+
+
+def table_row_to_doc(nlp: Language, row: dict, where: str) -> Doc:
+    meta = {"imported_from": where}
     if row.get("assay_chembl_id"):
         meta["assay_chembl_id"] = row["assay_chembl_id"]
-    doc.user_data["meta"] = meta
-    return doc
+    return mentions_to_doc(nlp, str(row["description"]), table_mentions(row), meta)
+
+
+def read_answer_records(path: str | Path) -> list[dict]:
+    """Hand-written answers `{"text", "targets", "substrates"}` (the few-shot examples); a bad line
+    names its file and line, and so does a name that is not written in its text."""
+    records = []
+    for line_no, obj in read_jsonl(path):
+        text = obj.get("text")
+        lists = [obj.get(key) for key in ANSWER_KEYS.values()]
+        if not isinstance(text, str) or not all(
+            isinstance(v, list) and all(isinstance(s, str) for s in v) for v in lists
+        ):
+            raise InputError(
+                f"{path}:{line_no}: an answer record needs 'text' and lists of strings "
+                f"{list(ANSWER_KEYS.values())}"
+            )
+        for value in (s for v in lists for s in v):
+            if value not in text:
+                raise InputError(f"{path}:{line_no}: {value!r} is not written in the record's text")
+        records.append({"text": text, **{key: obj[key] for key in ANSWER_KEYS.values()}})
+    if not records:
+        raise InputError(f"{path}: no answer records")
+    return records
+
+
+def answer_record_to_doc(nlp: Language, record: dict, where: str) -> Doc:
+    mentions = [(label, name) for label in LABELS for name in record[ANSWER_KEYS[label]]]
+    return mentions_to_doc(nlp, record["text"], mentions, {"source": "gold", "imported_from": where})
 
 
 def import_annotations(
@@ -335,10 +366,12 @@ def build_splits(
     dev: float,
     test: float,
     keep_flagged: bool = False,
+    gold: Iterable[str | Path] = (),
 ) -> tuple[dict[str, list[Doc]], dict]:
     """Docs for train/dev/test from annotate's output and for "handchecked" from the hand-checked
     set, and a summary. Hand-checked texts are taken out of train/dev/test; flagged records too,
-    unless keep_flagged."""
+    unless keep_flagged. The `gold` files' answer records (the few-shot examples) join train as
+    they are, in place of the teacher's labels of the same texts; none may be a hand-checked text."""
     checked = []
     for line_no, obj in read_jsonl(handchecked):
         where = f"{handchecked}:{line_no}"
@@ -347,8 +380,16 @@ def build_splits(
         checked.append(span_record_to_doc(nlp, obj, where))
     checked_keys = {normalise_text(doc.text) for doc in checked}
 
+    gold_docs = []
+    for path in gold:
+        for i, record in enumerate(read_answer_records(path), 1):
+            if normalise_text(record["text"]) in checked_keys:
+                raise InputError(f"{path}: record {i} is a hand-checked text, which must never be trained on")
+            gold_docs.append(answer_record_to_doc(nlp, record, f"{path}:{i}"))
+    gold_keys = {normalise_text(doc.text) for doc in gold_docs}
+
     corpus_filter = CorpusFilter(max_chars=None)
-    flagged = dropped = 0
+    flagged = dropped = replaced = 0
     docs = []
     for line_no, obj in read_jsonl(annotated):
         where = f"{annotated}:{line_no}"
@@ -357,8 +398,10 @@ def build_splits(
             if not keep_flagged:
                 continue
         text = record_text(obj, where)
-        if normalise_text(text) in checked_keys:
-            dropped += 1
+        key = normalise_text(text)
+        if key in checked_keys or key in gold_keys:
+            dropped += key in checked_keys
+            replaced += key in gold_keys
             continue
         if corpus_filter.keep(text, where):
             docs.append(span_record_to_doc(nlp, obj, where))
@@ -367,6 +410,7 @@ def build_splits(
     splits: dict[str, list[Doc]] = {name: [] for name in SPLITS}
     for doc in docs:
         splits[assignment[normalise_text(doc.text)]].append(doc)
+    splits["train"] += gold_docs
     splits["handchecked"] = checked
     summary = {
         "dev_share": dev,
@@ -375,6 +419,8 @@ def build_splits(
         "flagged": flagged,
         "flagged_kept": keep_flagged,
         "handchecked_dropped": dropped,
+        "gold_train_docs": len(gold_docs),
+        "teacher_labels_replaced_by_gold": replaced,
         "skipped": dict(corpus_filter.skipped),
     }
     return splits, summary

@@ -16,12 +16,15 @@ from pathlib import Path
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from .labels import LABELS
-from .metrics import score_entities
+from .answer import answer_strings
+from .guidelines import read_examples
+from .labels import ANSWER_KEYS, LABELS
+from .metrics import ALL_LABELS, score_entities
 from .records import InputError, read_docbin, read_jsonl, record_to_doc
 
 logger = logging.getLogger(__name__)
 
+ANSWER_COLUMNS = (*LABELS, ALL_LABELS)
 # The seed project's table (student against its LLM labels): the row that student-vs-teacher compares with.
 SEED_REFERENCE = {"ents_p": 0.9423, "ents_r": 0.8899, "ents_f": 0.9153, "token_acc": 0.9841}
 
@@ -108,6 +111,24 @@ def predict(nlp: Language, gold: list[Doc], batch_size: int) -> tuple[list[tuple
     return list(zip(gold, predicted, strict=True)), time.perf_counter() - start
 
 
+def answer_examples(nlp: Language, guidelines_path: str | Path) -> dict:
+    """The pipeline's doc-level answers to the guideline's examples, each beside the expected one:
+    the check a user makes first ("the target is X, the substrate is Y")."""
+    examples = read_examples(guidelines_path)
+    rows = []
+    for example, doc in zip(examples, nlp.pipe(eg["text"] for eg in examples), strict=True):
+        predicted = answer_strings(doc)
+        expected = {key: example[key] for key in ANSWER_KEYS.values()}
+        right = {key: predicted[key] == expected[key] for key in ANSWER_KEYS.values()}
+        rows.append({"text": example["text"], "expected": expected, "predicted": predicted, "right": right})
+    return {
+        "path": str(guidelines_path),
+        "examples": len(rows),
+        "right": {key: sum(row["right"][key] for row in rows) for key in ANSWER_KEYS.values()},
+        "rows": rows,
+    }
+
+
 def _ents(doc: Doc) -> dict[tuple[int, int, str], str]:
     return {(e.start_char, e.end_char, e.label_): e.text for e in doc.ents}
 
@@ -169,13 +190,15 @@ def evaluate(
     teacher_path: str | Path | None = None,
     extras: dict[str, Path] | None = None,
     batch_size: int = 64,
+    guidelines_path: str | Path | None = None,
 ) -> dict:
     """Score the student against the teacher (test split) and the truth (hand-checked set), the teacher
     against the truth where its annotations of the hand-checked texts are given, and each extra system
     (name -> DocBin/JSONL of predictions on the hand-checked texts) against the truth.
 
     Returns {"model": ..., "speed": ..., "comparisons": [keys in order], key: compare(...), ...} with keys
-    student_vs_teacher, student_vs_truth, teacher_vs_truth and NAME_vs_truth per extra."""
+    student_vs_teacher, student_vs_truth, teacher_vs_truth and NAME_vs_truth per extra, and
+    "guideline_examples" (answer_examples) where the guidelines are given."""
     info = model_info(nlp, model)
     logger.info(
         "evaluating %s (%s %s), transformer %s",
@@ -218,6 +241,7 @@ def evaluate(
         "model": info,
         "comparisons": [c.key for c in comparisons],
         **{c.key: compare(c) for c in comparisons},
+        **({"guideline_examples": answer_examples(nlp, guidelines_path)} if guidelines_path else {}),
         "speed": {
             "docs": len(handchecked),
             "seconds": seconds,
@@ -242,20 +266,52 @@ def score_table(result: dict) -> list[str]:
     lines = [
         "| comparison | docs | P | R | F1 | token acc. | "
         + " | ".join(f"{lab} P / R / F1" for lab in LABELS)
-        + " |",
-        "| --- " * (6 + len(LABELS)) + "|",
+        + f" | answer right ({' / '.join(ANSWER_COLUMNS)}) |",
+        "| --- " * (7 + len(LABELS)) + "|",
     ]
     for s in (result[key] for key in result["comparisons"]):
         per_label = [_prf(s["ents_per_type"][lab]) if lab in s["ents_per_type"] else "" for lab in LABELS]
         lines.append(
             f"| {s['title']} | {s['docs']} | {s['ents_p']:.4f} | {s['ents_r']:.4f} | {s['ents_f']:.4f} "
-            f"| {s['token_acc']:.4f} | " + " | ".join(per_label) + " |"
+            f"| {s['token_acc']:.4f} | "
+            + " | ".join(per_label)
+            + " | "
+            + " / ".join(f"{s['answer_acc'][key]:.2f}" for key in ANSWER_COLUMNS)
+            + " |"
         )
     ref = SEED_REFERENCE
     lines += [
         f"| seed's table (student vs its LLM labels) | | {ref['ents_p']:.4f} | {ref['ents_r']:.4f} "
-        f"| {ref['ents_f']:.4f} | {ref['token_acc']:.4f} | " + " | ".join("" for _ in LABELS) + " |",
+        f"| {ref['ents_f']:.4f} | {ref['token_acc']:.4f} | " + " | ".join("" for _ in LABELS) + " | |",
     ]
+    return lines
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(f"`{name}`" for name in names) or "(none)"
+
+
+def guideline_table(check: dict) -> list[str]:
+    """Markdown: the model's answer to each guideline example under the expected one."""
+    right = ", ".join(f"{key} {n} of {check['examples']}" for key, n in check["right"].items())
+    lines = [
+        "",
+        "## The guideline's examples",
+        "",
+        f"Doc-level answers to the examples of `{check['path']}`, right: {right}.",
+        "",
+        "| description | "
+        + " | ".join(f"{key}: expected / predicted" for key in ANSWER_KEYS.values())
+        + " |",
+        "| --- " * (1 + len(ANSWER_KEYS)) + "|",
+    ]
+    for row in check["rows"]:
+        cells = [
+            f"{_names(row['expected'][key])} / {_names(row['predicted'][key])}"
+            + ("" if row["right"][key] else " **wrong**")
+            for key in ANSWER_KEYS.values()
+        ]
+        lines.append(f"| {row['text']} | " + " | ".join(cells) + " |")
     return lines
 
 
@@ -270,9 +326,12 @@ def render_markdown(result: dict) -> str:
         f"Speed: {speed['docs_per_second']:.1f} docs/s over the {speed['docs']} hand-checked descriptions "
         f"(batch size {speed['batch_size']}).",
         "",
-        "Entity P/R/F1 are seqeval-style (exact span and label); token accuracy compares BIO tags.",
+        "Entity P/R/F1 are seqeval-style (exact span and label); token accuracy compares BIO tags; "
+        "answer right is the share of descriptions whose doc-level answer (`doc._.targets`, "
+        "`doc._.substrates`: the distinct names of each label) equals the truth's, per label and for both.",
         "",
         *score_table(result),
+        *(guideline_table(result["guideline_examples"]) if "guideline_examples" in result else []),
         "",
         "## Errors per label",
         "",

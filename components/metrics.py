@@ -3,6 +3,8 @@
 seqeval's default (non-strict) mode counts an entity as correct when its label, start and end
 match; that is the same as comparing (start token, end token, label) triples, which is what we do.
 Token accuracy is the share of tokens whose BIO tag matches, as seqeval's accuracy_score.
+Answer accuracy is what the seed's users asked for: the share of documents whose doc-level answer
+(the distinct strings of a label, as `doc._.targets` / `doc._.substrates` give them) equals the truth's.
 """
 
 from __future__ import annotations
@@ -14,12 +16,18 @@ from spacy.tokens import Doc
 
 from .labels import LABELS
 
+ALL_LABELS = "all"  # answer_acc key: every label's answer right in the same document
+
 
 def _prf(tp: int, n_pred: int, n_gold: int) -> dict:
     p = tp / n_pred if n_pred else 0.0
     r = tp / n_gold if n_gold else 0.0
     f = 2 * p * r / (p + r) if p + r else 0.0
     return {"p": p, "r": r, "f": f, "support": n_gold}
+
+
+def _answer(text: str, ents: set[tuple[int, int, str]]) -> dict[str, set[str]]:
+    return {label: {text[start:end] for start, end, lab in ents if lab == label} for label in LABELS}
 
 
 def _bio(doc: Doc, ents: set[tuple[int, int, str]]) -> list[str]:
@@ -34,7 +42,7 @@ def _bio(doc: Doc, ents: set[tuple[int, int, str]]) -> list[str]:
 
 def score_entities(pairs: Iterable[tuple[Doc, Doc]]) -> dict:
     """Score (gold, predicted) doc pairs over the same text. Returns overall and per-label P/R/F1."""
-    tp, n_pred, n_gold = Counter(), Counter(), Counter()
+    tp, n_pred, n_gold, answers_right = Counter(), Counter(), Counter(), Counter()
     tokens = correct_tokens = n_docs = 0
     for gold, pred in pairs:
         if gold.text != pred.text:
@@ -47,6 +55,10 @@ def score_entities(pairs: Iterable[tuple[Doc, Doc]]) -> dict:
         for ent in pred_ents:
             n_pred[ent[2]] += 1
             tp[ent[2]] += ent in gold_ents
+        gold_answer, pred_answer = _answer(gold.text, gold_ents), _answer(gold.text, pred_ents)
+        for label in LABELS:
+            answers_right[label] += gold_answer[label] == pred_answer[label]
+        answers_right[ALL_LABELS] += gold_answer == pred_answer
         gold_tags, pred_tags = _bio(gold, gold_ents), _bio(gold, pred_ents)
         tokens += len(gold_tags)
         correct_tokens += sum(g == p for g, p in zip(gold_tags, pred_tags, strict=True))
@@ -61,4 +73,5 @@ def score_entities(pairs: Iterable[tuple[Doc, Doc]]) -> dict:
         "ents_f": overall["f"],
         "token_acc": correct_tokens / tokens if tokens else 0.0,
         "ents_per_type": {label: _prf(tp[label], n_pred[label], n_gold[label]) for label in labels},
+        "answer_acc": {key: answers_right[key] / n_docs for key in (*LABELS, ALL_LABELS)},
     }

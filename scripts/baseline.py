@@ -16,7 +16,7 @@ from spacy.tokens import Span
 
 from components.labels import LABELS
 from components.records import read_docbin, write_docbin
-from components.transformer import resolve_transformer
+from components.transformer import resolve_gpu, resolve_transformer
 
 logger = logging.getLogger("assay_ner")
 
@@ -29,8 +29,12 @@ def doc_tags(doc) -> list[str]:
 
 def encode(tokenizer, docs, with_labels: bool):
     enc = tokenizer(
-        [[t.text for t in doc] for doc in docs], is_split_into_words=True, truncation=True,
-        max_length=256, padding=True, return_tensors="pt",
+        [[t.text for t in doc] for doc in docs],
+        is_split_into_words=True,
+        truncation=True,
+        max_length=256,
+        padding=True,
+        return_tensors="pt",
     )
     if with_labels:
         import torch
@@ -68,7 +72,7 @@ def predict(model, tokenizer, docs, batch_size: int = 32):
         for i in range(0, len(docs), batch_size):
             batch = docs[i : i + batch_size]
             enc = encode(tokenizer, batch, with_labels=False)
-            ids = model(**enc).logits.argmax(-1)
+            ids = model(**enc.to(model.device)).logits.argmax(-1)
             for j, doc in enumerate(batch):
                 tags = ["O"] * len(doc)
                 previous = None
@@ -86,7 +90,8 @@ def main(
     train: Path = typer.Argument(..., exists=True),
     handchecked: Path = typer.Argument(..., exists=True),
     output: Path = typer.Argument(..., help="Directory for model/ and handchecked.spacy"),
-    transformer: str = typer.Option("minilm", help="Hub id, local directory, 'minilm' or 'auto'"),
+    transformer: str = typer.Option("auto", help="Hub id, local directory, 'minilm' or 'auto'"),
+    gpu_id: str = typer.Option("auto", help="GPU id, -1 for CPU, or 'auto'"),
     epochs: int = typer.Option(10),
     batch_size: int = typer.Option(16),
     learn_rate: float = typer.Option(5e-5),
@@ -98,7 +103,9 @@ def main(
 
     torch.manual_seed(seed)
     choice = resolve_transformer(transformer)
-    logger.info("baseline: plain token classification on %s", choice.label)
+    gpu = resolve_gpu(gpu_id)
+    device = torch.device(f"cuda:{gpu}" if gpu >= 0 else "cpu")
+    logger.info("baseline: plain token classification on %s (%s), %s", choice.label, choice.name, device)
     vocab = spacy.blank("en").vocab
     train_docs = read_docbin(train, vocab)
     gold = read_docbin(handchecked, vocab)
@@ -108,7 +115,7 @@ def main(
         num_labels=len(TAGS),
         id2label=dict(enumerate(TAGS)),
         label2id={tag: i for i, tag in enumerate(TAGS)},
-    )
+    ).to(device)
     steps = epochs * -(-len(train_docs) // batch_size)
     optimizer = torch.optim.AdamW(model.parameters(), lr=learn_rate, weight_decay=0.01)
     schedule = get_linear_schedule_with_warmup(optimizer, int(0.1 * steps), steps)
@@ -120,7 +127,8 @@ def main(
         rng.shuffle(order)
         total = 0.0
         for i in range(0, len(order), batch_size):
-            loss = model(**encode(tokenizer, order[i : i + batch_size], with_labels=True)).loss
+            batch = encode(tokenizer, order[i : i + batch_size], with_labels=True).to(device)
+            loss = model(**batch).loss
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()

@@ -1,5 +1,6 @@
 """Split annotate's span records into train/dev/test DocBins by text hash, and convert the
-hand-checked set into its own DocBin; hand-checked texts never reach train/dev/test."""
+hand-checked set into its own DocBin; hand-checked texts never reach train/dev/test.
+Hand-written answers (--gold, the few-shot examples) join the training split as they are."""
 
 import json
 import logging
@@ -23,13 +24,21 @@ def main(
     dev: Annotated[float, typer.Option(help="Share of distinct texts for dev")] = 0.1,
     test: Annotated[float, typer.Option(help="Share of distinct texts for test")] = 0.1,
     keep_flagged: Annotated[bool, typer.Option(help="Also train on records with meta.flags")] = False,
+    gold: Annotated[
+        list[Path] | None,
+        typer.Option(
+            exists=True, dir_okay=False, help="Hand-written answer records for the training split; repeatable"
+        ),
+    ] = None,
     lang: Annotated[str, typer.Option(help="Language whose tokenizer makes the docs")] = "en",
     summary: Annotated[
         Path | None, typer.Option(dir_okay=False, help="Default: OUTPUT_DIR/summary.json")
     ] = None,
 ):
     try:
-        splits, counts = build_splits(spacy.blank(lang), annotated, handchecked, dev, test, keep_flagged)
+        splits, counts = build_splits(
+            spacy.blank(lang), annotated, handchecked, dev, test, keep_flagged, gold or []
+        )
     except (InputError, ValueError) as e:
         logger.error("%s", e)
         raise typer.Exit(1) from None
@@ -39,11 +48,13 @@ def main(
     with atomic_path(summary or output_dir / "summary.json") as tmp:
         tmp.write_text(json.dumps(counts, indent=2) + "\n", encoding="utf8")
     logger.info(
-        "%s; %d flagged record(s) %s, %d hand-checked text(s) dropped from training data",
+        "%s; %d flagged record(s) %s, %d hand-checked text(s) dropped from training data, "
+        "%d hand-written answer(s) in train",
         ", ".join(f"{name} {c['docs']}" for name, c in counts["splits"].items()),
         counts["flagged"],
         "kept" if keep_flagged else "left out",
         counts["handchecked_dropped"],
+        counts["gold_train_docs"],
     )
 
 

@@ -36,6 +36,9 @@ def main(
     extra: list[str] = typer.Option(
         [], help="NAME=PATH: another system's predictions (.spacy/.jsonl); repeatable"
     ),
+    guidelines: Path = typer.Option(
+        None, exists=True, dir_okay=False, help="ANNOTATION_GUIDELINES.md: check the answers to its examples"
+    ),
     batch_size: int = typer.Option(64, help="nlp.pipe batch size"),
     gpu_id: int = typer.Option(-1, help="GPU to use; -1 for CPU"),
 ):
@@ -44,7 +47,9 @@ def main(
         spacy.require_gpu(gpu_id)
     extras = dict(_extra(value) for value in extra)
     try:
-        result = evaluate(spacy.load(model), model, test, handchecked, teacher, extras, batch_size)
+        result = evaluate(
+            spacy.load(model), model, test, handchecked, teacher, extras, batch_size, guidelines
+        )
     except (InputError, ValueError) as e:
         typer.echo(f"evaluate: {e}", err=True)
         raise typer.Exit(1) from None
@@ -57,6 +62,10 @@ def main(
             f"{s['title']}: P {s['ents_p']:.4f} R {s['ents_r']:.4f} F1 {s['ents_f']:.4f} "
             f"token acc. {s['token_acc']:.4f}"
         )
+    if "guideline_examples" in result:
+        check = result["guideline_examples"]
+        right = ", ".join(f"{key} {n}" for key, n in check["right"].items())
+        typer.echo(f"guideline examples ({check['examples']}), answers right: {right}")
     speed = result["speed"]["docs_per_second"]
     typer.echo(f"{speed:.1f} docs/s; wrote {output_dir}/evaluation.json and evaluation.md")
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import typer
 
-from components.evaluation import score_table
+from components.evaluation import guideline_table, score_table
 from components.labels import COLORS, DEFINITIONS, LABELS
 from components.llm.teacher import SMALL_TEACHER_WARNING
 from components.records import atomic_path
@@ -42,11 +42,14 @@ EXAMPLE = "Inhibition of human JNK2 at 1 uM using ATF2 as substrate"
 
 def performance(evaluation: dict, dev: dict) -> dict:
     """Test-split figures (student vs teacher) at the top, as spaCy's meta has them; the rest nested."""
-    keys = ("ents_p", "ents_r", "ents_f", "token_acc", "ents_per_type")
+    keys = ("ents_p", "ents_r", "ents_f", "token_acc", "ents_per_type", "answer_acc")
     figures = {key: evaluation["student_vs_teacher"][key] for key in keys}
     figures["handchecked"] = {key: evaluation["student_vs_truth"][key] for key in keys}
-    if "teacher_vs_truth" in evaluation:
-        figures["teacher_handchecked"] = {key: evaluation["teacher_vs_truth"][key] for key in keys}
+    # The other systems scored against the truth: the teacher, the plain-transformers baseline.
+    for comparison in evaluation["comparisons"]:
+        system = comparison.removesuffix("_vs_truth")
+        if system not in ("student", comparison):
+            figures[f"{system}_handchecked"] = {key: evaluation[comparison][key] for key in keys}
     figures["docs_per_second"] = evaluation["speed"]["docs_per_second"]
     figures["dev"] = dev
     return figures
@@ -121,6 +124,7 @@ def render_readme(meta: dict, evaluation: dict, report: dict, transformer: str) 
         f"({evaluation['student_vs_truth']['docs']} descriptions).",
         "",
         *score_table(evaluation),
+        *(guideline_table(evaluation["guideline_examples"]) if "guideline_examples" in evaluation else []),
         "",
         f"Speed: {perf['docs_per_second']:.1f} descriptions/s (evaluation machine, hand-checked set).",
         "",

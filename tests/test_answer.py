@@ -10,29 +10,11 @@ from spacy.tokens import Doc, DocBin
 import components
 from components import labels
 from components.answer import ANSWER_KEYS, answer_strings
+from components.guidelines import read_examples
 
-# ANNOTATION_GUIDELINES.md, "Examples": description, TARGET, SUBSTRATE.
-EXAMPLES = [
-    ("Inhibition of human JNK2 at 1 uM using ATF2 as substrate", ["JNK2"], ["ATF2"]),
-    (
-        "Displacement of [3H]NMS from human muscarinic M5 receptor expressed in CHO cells",
-        ["muscarinic M5 receptor"],
-        ["[3H]NMS"],
-    ),
-    (
-        "Activation of human beta-adrenergic receptor by isoproterenol at 0.5 uM "
-        "measured as increase in cAMP levels",
-        ["beta-adrenergic receptor"],
-        ["isoproterenol"],
-    ),
-    ("Mixed-type inhibition of mushroom tyrosinase using L-DOPA as substrate", ["tyrosinase"], ["L-DOPA"]),
-    (
-        "Substrate activity at recombinant human NQO1 in presence of NADH and FAD by HPLC analysis",
-        ["NQO1"],
-        [],
-    ),
-    ("Cytotoxicity against human HepG2 cells assessed as cell viability by MTT assay", [], []),
-]
+GUIDELINES = Path(__file__).resolve().parent.parent / "ANNOTATION_GUIDELINES.md"
+# The guideline's table of examples: description, TARGET, SUBSTRATE.
+EXAMPLES = [(eg["text"], eg["targets"], eg["substrates"]) for eg in read_examples(GUIDELINES)]
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,9 @@ import pytest
 import spacy
 
 from components.align import align_mentions, find_occurrences
-from components.corpus import normalise_text
+from components.corpus import normalise_text, read_answer_records
+from components.guidelines import read_examples
 from components.labels import ANSWER_KEYS, LABELS, SUBSTRATE, TARGET
-from components.llm.task import read_fewshot
 from components.records import read_jsonl, record_to_doc
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,10 +56,7 @@ def fewshot():
 
 
 def guideline_examples():
-    rows = [line for line in GUIDELINES.read_text(encoding="utf8").splitlines() if line.startswith("|")]
-    texts = [row.split("|")[1].strip() for row in rows[2:]]  # skip the header and the --- line
-    assert len(texts) >= 6, "the guideline table of examples was not found"
-    return texts
+    return [example["text"] for example in read_examples(GUIDELINES)]
 
 
 def test_sizes(sample, handchecked, fewshot):
@@ -175,4 +172,4 @@ def test_fewshot_strings_occur_in_their_text_and_align_to_tokens(fewshot):
 
 
 def test_fewshot_loads_through_the_teacher_task_reader(fewshot):
-    assert [e["text"] for e in read_fewshot(FEWSHOT)] == [obj["text"] for _, obj in fewshot]
+    assert [e["text"] for e in read_answer_records(FEWSHOT)] == [obj["text"] for _, obj in fewshot]

@@ -1,5 +1,6 @@
 """Reading and cleaning the corpus, and the convert step: deterministic hash split, hand-checked
-texts kept out of training, flagged records left out, nothing written on failure."""
+texts kept out of training, flagged records left out, hand-written answers added to train,
+nothing written on failure."""
 
 import json
 import random
@@ -8,7 +9,7 @@ import pytest
 import spacy
 import typer
 
-from components.corpus import load_corpus, normalise_text
+from components.corpus import load_corpus, normalise_text, read_answer_records
 from components.records import InputError, read_docbin
 from scripts.convert import main as convert_main
 
@@ -165,3 +166,58 @@ def test_convert_refuses_a_handchecked_file_without_the_source_mark(project, cap
     with pytest.raises(typer.Exit), caplog.at_level("ERROR"):
         convert_main(project["annotated"], project["dir"] / "corpus", handchecked=not_checked)
     assert f"{not_checked}:1: not a hand-checked record" in caplog.text
+
+
+def test_gold_answers_join_train_in_place_of_the_teachers_labels(project):
+    # One new text (its substrate written twice: both marked) and one the teacher labelled too.
+    teacher_copy = project["records"][3]["text"]
+    gold = write_jsonl(
+        project["dir"] / "fewshot.jsonl",
+        [
+            {"text": "Inhibition of PIM1 using ATF2 peptide; ATF2 at 1 uM", "targets": ["PIM1"],
+             "substrates": ["ATF2"]},
+            {"text": teacher_copy, "targets": [], "substrates": []},
+        ],
+    )  # fmt: skip
+    out = project["dir"] / "corpus"
+    convert_main(
+        project["annotated"], out, handchecked=project["handchecked"], dev=0.2, test=0.2, gold=[gold]
+    )
+    splits = read_splits(out)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["gold_train_docs"] == 2 and summary["teacher_labels_replaced_by_gold"] == 1
+    by_text = {doc.text: doc for doc in splits["train"]}
+    new_doc = by_text["Inhibition of PIM1 using ATF2 peptide; ATF2 at 1 uM"]
+    assert [(e.text, e.label_) for e in new_doc.ents] == [
+        ("PIM1", "TARGET"), ("ATF2", "SUBSTRATE"), ("ATF2", "SUBSTRATE")
+    ]  # fmt: skip
+    assert by_text[teacher_copy].ents == ()  # the gold answer, not the teacher's JNK2/ATF2
+    assert [d.text for name in ("dev", "test") for d in splits[name]].count(teacher_copy) == 0
+    assert sum(len(splits[n]) for n in ("train", "dev", "test")) == 38 - 1 + 2
+
+
+def test_gold_answers_may_not_be_handchecked_texts(project, caplog):
+    checked_text = json.loads(project["handchecked"].read_text().splitlines()[1])["text"]
+    gold = write_jsonl(
+        project["dir"] / "gold.jsonl", [{"text": checked_text, "targets": [], "substrates": []}]
+    )
+    with pytest.raises(typer.Exit), caplog.at_level("ERROR"):
+        convert_main(
+            project["annotated"], project["dir"] / "corpus", handchecked=project["handchecked"], gold=[gold]
+        )
+    assert f"{gold}: record 1 is a hand-checked text" in caplog.text
+    assert not (project["dir"] / "corpus").exists()
+
+
+@pytest.mark.parametrize(
+    "line,message",
+    [
+        ('{"text": "Inhibition of JNK2", "targets": "JNK2", "substrates": []}', "lists of strings"),
+        ('{"text": "Inhibition of JNK2", "targets": ["JNK3"], "substrates": []}', "'JNK3' is not written"),
+    ],
+)
+def test_answer_records_name_file_and_line(tmp_path, line, message):
+    path = tmp_path / "answers.jsonl"
+    path.write_text('{"text": "Inhibition of PIM1", "targets": ["PIM1"], "substrates": []}\n' + line + "\n")
+    with pytest.raises(InputError, match=f"{path}:2: .*{message}"):
+        read_answer_records(path)

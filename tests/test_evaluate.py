@@ -62,12 +62,21 @@ def files(tmp_path_factory):
     ]
     teacher = tmp / "teacher.jsonl"
     write_jsonl(teacher, [doc_to_record(gold_doc(nlp, t, m)) for t, m in teacher_examples])
+    # The rules know JNK2 but not JNK3.
+    guidelines = tmp / "guidelines.md"
+    guidelines.write_text(
+        "## Examples\n| description | TARGET | SUBSTRATE |\n| --- | --- | --- |\n"
+        "| Inhibition of human JNK2 using ATF2 as substrate | JNK2 | ATF2 |\n"
+        "| Inhibition of human JNK3 using ATF2 as substrate | JNK3 | ATF2 |\n",
+        encoding="utf8",
+    )
     return {
         "model": model,
         "test": docbin(tmp / "test.spacy", nlp, TEST),
         "handchecked": docbin(tmp / "handchecked.spacy", nlp, HANDCHECKED),
         "teacher": teacher,
         "baseline": docbin(tmp / "baseline.spacy", nlp, HANDCHECKED),
+        "guidelines": guidelines,
         "tmp": tmp,
     }
 
@@ -82,6 +91,7 @@ def result(files):
         files["handchecked"],
         files["teacher"],
         {"baseline": files["baseline"]},
+        guidelines_path=files["guidelines"],
     )
 
 
@@ -102,9 +112,28 @@ def test_scores_of_each_comparison(result):
     assert truth["ents_per_type"]["SUBSTRATE"]["p"] == pytest.approx(2 / 4)
     assert truth["ents_per_type"]["SUBSTRATE"]["r"] == 1.0
     assert 0 < truth["token_acc"] < 1
+    # Doc-level answers: only the tyrosinase doc has its targets right; the substrates of the
+    # HTG21, JNK2-null and M5 docs are right too (none, none, [3H]NMS).
+    assert truth["answer_acc"] == {"TARGET": 1 / 6, "SUBSTRATE": 4 / 6, "all": 1 / 6}
     teacher = result["teacher_vs_truth"]
     assert (teacher["docs"], teacher["ents_p"], teacher["ents_r"]) == (6, 1.0, pytest.approx(6 / 7))
+    assert teacher["answer_acc"] == {"TARGET": 5 / 6, "SUBSTRATE": 1.0, "all": 5 / 6}
     assert result["baseline_vs_truth"]["ents_f"] == 1.0 and result["baseline_vs_truth"]["token_acc"] == 1.0
+
+
+def test_answers_to_the_guideline_examples(result):
+    check = result["guideline_examples"]
+    assert (check["examples"], check["right"]) == (2, {"targets": 1, "substrates": 2})
+    wrong = check["rows"][1]
+    assert wrong["expected"] == {"targets": ["JNK3"], "substrates": ["ATF2"]}
+    assert wrong["predicted"] == {"targets": [], "substrates": ["ATF2"]}
+    assert wrong["right"] == {"targets": False, "substrates": True}
+    page = render_markdown(result)
+    assert "right: targets 1 of 2, substrates 2 of 2." in page
+    assert (
+        "| Inhibition of human JNK3 using ATF2 as substrate | `JNK3` / (none) **wrong** | `ATF2` / `ATF2` |"
+        in page
+    )
 
 
 def test_error_kinds_with_examples(result):
@@ -142,6 +171,8 @@ def test_markdown_page_sets_the_comparisons_side_by_side(result):
     page = render_markdown(result)
     assert "| student vs truth (hand-checked) | 6 | 0.4286 | 0.4286 | 0.4286 |" in page
     assert "| baseline vs truth (hand-checked) | 6 | 1.0000 | 1.0000 | 1.0000 | 1.0000 |" in page
+    assert "| answer right (TARGET / SUBSTRATE / all) |" in page
+    assert "| 0.5000 / 1.0000 / 0.6667 | 0.17 / 0.67 / 0.17 |" in page  # student: SUBSTRATE P/R/F1, answers
     assert "| seed's table (student vs its LLM labels) | | 0.9423 | 0.8899 | 0.9153 | 0.9841 |" in page
     assert "| TARGET | 1 | 1 | 1 | 1 | 1 |" in page
     assert '- TARGET miss: gold `HTG21 DNA`, predicted (none) in "Binding to HTG21 DNA"' in page
@@ -170,8 +201,12 @@ def test_cli_writes_json_and_markdown(files):
         files["teacher"],
         "--extra",
         f"baseline={files['baseline']}",
+        "--guidelines",
+        ROOT / "ANNOTATION_GUIDELINES.md",
     )
     assert run.returncode == 0, run.stderr
+    # The rules get all six of the project's guideline examples right.
+    assert "guideline examples (6), answers right: targets 6, substrates 6" in run.stdout
     assert "transformer sentence-transformers/all-MiniLM-L6-v2" in run.stderr
     saved = json.loads((out / "evaluation.json").read_text())
     assert saved["student_vs_teacher"]["ents_f"] == 0.75
@@ -263,6 +298,7 @@ def test_model_card_holds_the_figures_and_definitions(files, result):
     assert "- unparseable answers: 2" in readme and "- SUBSTRATE spans: 9" in readme
     assert 'spacy.load("en_assay_ner")' in readme and "doc._.targets, doc._.substrates" in readme
     assert "displacy.serve" in readme
+    assert "## The guideline's examples" in readme and "`JNK3` / (none) **wrong**" in readme
     assert "small offline stand-in for the production teacher" in readme
     assert "stand-in for BioLinkBERT-base" in readme
     # The card directory is the whole pipeline, ready for spacy package.

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-PROJECT_FILES = ["project.yml", "configs", "assets", "scripts", "components"]
+PROJECT_FILES = ["project.yml", "ANNOTATION_GUIDELINES.md", "configs", "assets", "scripts", "components"]
 
 
 @pytest.fixture(scope="module")
@@ -69,10 +69,22 @@ def test_all_workflow_runs_end_to_end_and_skips_when_unchanged(project):
     assert "stand-in" in log
 
     evaluation = json.loads((work / "metrics" / "evaluation.json").read_text())
+    # One report: the student against teacher and truth, the teacher and the plain baseline against truth.
+    assert evaluation["comparisons"] == [
+        "student_vs_teacher",
+        "student_vs_truth",
+        "teacher_vs_truth",
+        "baseline_vs_truth",
+    ]
     for key in ("ents_p", "ents_r", "ents_f", "token_acc"):
-        assert 0.0 <= evaluation["student_vs_teacher"][key] <= 1.0
-        assert 0.0 <= evaluation["student_vs_truth"][key] <= 1.0
+        for comparison in evaluation["comparisons"]:
+            assert 0.0 <= evaluation[comparison][key] <= 1.0
+    assert evaluation["baseline_vs_truth"]["docs"] == evaluation["student_vs_truth"]["docs"]
     assert set(evaluation["student_vs_truth"]["ents_per_type"]) >= {"TARGET", "SUBSTRATE"}
+    # The installed package's answers to the guideline's six examples are checked and reported.
+    package = json.loads((work / "metrics" / "package" / "evaluation.json").read_text())
+    assert package["guideline_examples"]["examples"] == 6
+    assert "## The guideline's examples" in (work / "metrics" / "evaluation.md").read_text()
     assert (work / "visualizations" / "handchecked.html").stat().st_size > 1000
 
     # The package step installed en_assay_ner into this venv: load it by name, offline.
@@ -82,13 +94,17 @@ def test_all_workflow_runs_end_to_end_and_skips_when_unchanged(project):
         "print(nlp.pipe_names, [(e.text, e.label_) for e in doc.ents], doc._.targets, doc._.substrates)"
     )
     loaded = subprocess.run(
-        [str(python), "-c", code], cwd="/", capture_output=True, text=True,
-        env={**os.environ, "HF_HUB_OFFLINE": "1"}, timeout=300,
+        [str(python), "-c", code],
+        cwd="/",
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+        timeout=300,
     )
     assert loaded.returncode == 0, loaded.stderr[-3000:]
     assert "assay_answer" in loaded.stdout
 
     second = run_all(work, python)
     assert second.returncode == 0, (second.stdout + second.stderr)[-4000:]
-    for step in ("assets", "annotate", "convert", "train", "evaluate", "package", "visualize"):
+    for step in ("assets", "annotate", "convert", "train", "baseline", "evaluate", "package", "visualize"):
         assert f"Skipping '{step}': nothing changed" in second.stdout, second.stdout[-4000:]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from pathlib import Path
 
 # spacy-llm's type check reads typing.Iterable (its `_name`), which collections.abc generics lack.
 from typing import Any, Iterable  # noqa: UP035
@@ -25,8 +24,8 @@ from spacy_llm.registry import registry
 from spacy_llm.tasks.span.examples import SpanReason
 
 from ..align import align_mentions
+from ..corpus import read_answer_records
 from ..labels import ANSWER_KEYS, DEFINITIONS, LABELS, SUBSTRATE, TARGET
-from ..records import InputError, read_jsonl
 from .grammar import answer_grammar, candidate_strings
 
 UNPARSEABLE = "unparseable"
@@ -34,28 +33,6 @@ HALLUCINATED = "hallucinated"
 
 _LABEL_OF_KEY = {key: label for label, key in ANSWER_KEYS.items()}
 _JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
-
-
-def read_fewshot(path: str | Path) -> list[dict]:
-    """Few-shot examples `{"text", "targets", "substrates"}`; a bad line names its file and line."""
-    examples = []
-    for line_no, obj in read_jsonl(path):
-        text = obj.get("text")
-        lists = [obj.get(key) for key in ANSWER_KEYS.values()]
-        if not isinstance(text, str) or not all(
-            isinstance(v, list) and all(isinstance(s, str) for s in v) for v in lists
-        ):
-            raise InputError(
-                f"{path}:{line_no}: a few-shot example needs 'text' and lists of strings "
-                f"{list(ANSWER_KEYS.values())}"
-            )
-        for value in (s for v in lists for s in v):
-            if value not in text:
-                raise InputError(f"{path}:{line_no}: {value!r} is not written in the example's text")
-        examples.append({"text": text, **{key: obj[key] for key in ANSWER_KEYS.values()}})
-    if not examples:
-        raise InputError(f"{path}: no few-shot examples")
-    return examples
 
 
 def compact_answer(mentions: dict[str, list[str]]) -> str:
@@ -239,10 +216,10 @@ class NERv3Task(_AssayTask):
 def compact_ner(examples_path: str, constrain: bool = False, max_candidate_tokens: int = 8) -> CompactNERTask:
     """Short JSON answers for small models. `constrain` adds a per-document grammar (honoured by
     llama.cpp, and by servers that take one) allowing only the document's token n-grams."""
-    return CompactNERTask(read_fewshot(examples_path), constrain, max_candidate_tokens)
+    return CompactNERTask(read_answer_records(examples_path), constrain, max_candidate_tokens)
 
 
 @registry.llm_tasks("assay_ner.NERv3.v1")
 def ner_v3(examples_path: str) -> NERv3Task:
     """spacy-llm's spacy.NER.v3 prompt with our label definitions and few-shot examples."""
-    return NERv3Task(read_fewshot(examples_path))
+    return NERv3Task(read_answer_records(examples_path))
