@@ -131,6 +131,7 @@ def run_baseline(data: dict[str, Path], work: Path, args: dict) -> dict:
     command = [
         sys.executable, "-m", "scripts.baseline", str(data["train"]), str(data["test"]), str(output),
         "--transformer", args["transformer"], "--epochs", str(args["baseline_epochs"]),
+        "--learn-rate", str(args["baseline_lr"]), "--gpu-id", "-1",
         "--seed", str(args["seed"]),
     ]  # fmt: skip
     start = time.perf_counter()
@@ -153,6 +154,7 @@ def main(
     max_steps: int = typer.Option(300),
     eval_frequency: int = typer.Option(100),
     baseline_epochs: int = typer.Option(10),
+    baseline_lr: float = typer.Option(5e-5, help="The baseline's peak learning rate"),
     seed: int = typer.Option(0),
     work: Path = typer.Option(Path("training/bench"), file_okay=False, help="Configs and trained models"),
     results: Path = typer.Option(Path("metrics/bench/tune_ner.json"), dir_okay=False),
@@ -170,11 +172,14 @@ def main(
         "max_steps": max_steps,
         "eval_frequency": eval_frequency,
         "baseline_epochs": baseline_epochs,
+        "baseline_lr": baseline_lr,
         "seed": seed,
     }
     table = json.loads(results.read_text(encoding="utf8")) if results.exists() else {}
     for name in variant:
-        length = f"{baseline_epochs} epochs" if name == "baseline" else f"{max_steps} steps"
+        length = f"{max_steps} steps"
+        if name == "baseline":
+            length = f"{baseline_epochs} epochs, lr {baseline_lr:g}"
         key = f"{data.value} | {name} | {length} | seed {seed}"
         if key in table:
             logger.info("%s: already measured", key)

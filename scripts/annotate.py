@@ -23,8 +23,8 @@ import typer
 import components.llm  # noqa: F401  (registers the assay_ner.* tasks and models)
 from components.llm.annotate import (
     annotate,
+    corpus_docs,
     load_annotator,
-    read_corpus,
     score_handchecked,
     summarise,
     teacher_of,
@@ -50,6 +50,11 @@ def main(
     max_in_flight: int = typer.Option(None, help="openai: concurrent requests"),
     cache_dir: Path = typer.Option(None, help="Answer cache directory (config: vars.cache_dir)"),
     fewshot: Path = typer.Option(None, help="Few-shot examples JSONL (config: vars.fewshot)"),
+    substrate_cues: bool = typer.Option(
+        None,
+        "--substrate-cues/--no-substrate-cues",
+        help="Guideline cues for SUBSTRATE (config: vars.substrate_cues)",
+    ),
     report: Path = typer.Option(None, dir_okay=False, help="Write the report JSON here"),
     limit: int = typer.Option(None, help="Only the first N descriptions"),
     handchecked: Path = typer.Option(None, exists=True, dir_okay=False, help="Score the teacher on this set"),
@@ -68,6 +73,7 @@ def main(
         "max_in_flight": max_in_flight,
         "cache_dir": str(cache_dir) if cache_dir else None,
         "fewshot": str(fewshot) if fewshot else None,
+        "substrate_cues": substrate_cues,
     }
     overrides = {f"vars.{k}": v for k, v in given.items() if v is not None}
     try:
@@ -81,7 +87,7 @@ def main(
             llm_task.name,
             llm_task.prompt_hash,
         )
-        docs, seconds = annotate(nlp, read_corpus(nlp, input_jsonl, limit))
+        docs, seconds = annotate(nlp, corpus_docs(nlp, input_jsonl, limit))
         result = {
             "teacher": teacher.model_id,
             "backend": teacher.backend,

@@ -6,7 +6,7 @@ import pytest
 import spacy
 
 import components.llm  # noqa: F401
-from components.llm.annotate import annotate, load_annotator, read_corpus
+from components.llm.annotate import annotate, corpus_docs, load_annotator
 from components.llm.cache import CACHE_FILE
 from components.llm.grammar import answer_grammar, candidate_strings
 from components.llm.llamacpp import find_gguf
@@ -47,7 +47,7 @@ def test_embedded_model_is_found_without_importing_its_package():
 
 def test_grammar_keeps_answers_to_the_documents_substrings(tmp_path):
     nlp = llamacpp_nlp(tmp_path)
-    docs, _ = annotate(nlp, read_corpus(nlp, write_corpus(tmp_path / "c.jsonl", TEXTS)))
+    docs, _ = annotate(nlp, corpus_docs(nlp, write_corpus(tmp_path / "c.jsonl", TEXTS)))
     for doc in docs:
         meta = doc.user_data["meta"]
         mentions, problems = parse_compact(meta["raw_answer"])
@@ -63,7 +63,7 @@ def test_grammar_keeps_answers_to_the_documents_substrings(tmp_path):
     # Every answer was cached as it came; a second run asks the model nothing.
     assert len((tmp_path / CACHE_FILE).read_text(encoding="utf8").splitlines()) == len(TEXTS)
     again = llamacpp_nlp(tmp_path)
-    docs_again, _ = annotate(again, read_corpus(again, tmp_path / "c.jsonl"))
+    docs_again, _ = annotate(again, corpus_docs(again, tmp_path / "c.jsonl"))
     teacher = again.get_pipe("llm")._model
     assert teacher.usage["asked"] == 0 and teacher.usage["cached"] == len(TEXTS)
     assert teacher._llm is None  # answered from the cache: the model was never loaded

@@ -13,7 +13,7 @@ import pytest
 from spacy.tokens import DocBin
 
 import components.llm  # noqa: F401
-from components.llm.annotate import annotate, load_annotator, read_corpus
+from components.llm.annotate import annotate, corpus_docs, load_annotator
 from components.llm.cache import CACHE_FILE
 from components.llm.teacher import TeacherError
 from tests.llm_double import ChatCompletionsDouble, last_user_text
@@ -41,23 +41,26 @@ def write_corpus(path: Path, texts: list[str]) -> Path:
     return path
 
 
-def openai_nlp(server: ChatCompletionsDouble, cache_dir: Path, **settings):
+def openai_nlp(server: ChatCompletionsDouble, cache_dir: Path, cues: bool = False, **settings):
+    """The annotator on the double; the guideline cues are off unless asked for, so that the spans
+    are the model's answers alone."""
     overrides = {
         "vars.backend": "openai",
         "vars.task": "compact",
         "vars.model": "test-model",
         "vars.base_url": server.base_url,
         "vars.cache_dir": str(cache_dir),
+        "vars.substrate_cues": cues,
         "teachers.openai.backoff_s": 0.01,
     }
     overrides.update({f"teachers.openai.{k}": v for k, v in settings.items()})
     return load_annotator(CONFIG, overrides)
 
 
-def run(server, tmp_path, texts=TEXTS, **settings):
-    nlp = openai_nlp(server, tmp_path / "cache", **settings)
+def run(server, tmp_path, texts=TEXTS, cues=False, **settings):
+    nlp = openai_nlp(server, tmp_path / "cache", cues, **settings)
     corpus = write_corpus(tmp_path / "corpus.jsonl", texts)
-    docs, _ = annotate(nlp, read_corpus(nlp, corpus))
+    docs, _ = annotate(nlp, corpus_docs(nlp, corpus))
     return docs
 
 
@@ -97,6 +100,32 @@ def test_gives_up_after_max_retries_naming_the_url(tmp_path):
     with ChatCompletionsDouble(faults=[(200, {}, "garbage")] * 10) as server:
         with pytest.raises(TeacherError, match="127.0.0.1.*failed 3 times.*malformed"):
             run(server, tmp_path, TEXTS[:1], max_retries=2)
+
+
+# The model calls JNK2's substrate a target and misses the radioligand.
+CUE_ANSWERS = {
+    TEXTS[0]: {"targets": ["ATF2"], "substrates": []},
+    TEXTS[1]: {"targets": ["muscarinic M5 receptor"], "substrates": []},
+}
+
+
+@pytest.mark.parametrize("cues", [True, False])
+def test_guideline_cues_set_the_substrates_the_model_missed(tmp_path, cues):
+    with ChatCompletionsDouble(answer=lambda body: json.dumps(CUE_ANSWERS[last_user_text(body)])) as server:
+        docs = run(server, tmp_path, TEXTS[:2], cues=cues)
+    ents = [[(e.text, e.label_) for e in doc.ents] for doc in docs]
+    if cues:
+        assert ents == [
+            [("ATF2", "SUBSTRATE")],
+            [("[3H]NMS", "SUBSTRATE"), ("muscarinic M5 receptor", "TARGET")],
+        ]
+        assert docs[0].user_data["meta"]["alignment_notes"] == [
+            "cue: TARGET 'ATF2' gave way to SUBSTRATE 'ATF2'",
+            "cue: SUBSTRATE 'ATF2' (using X as substrate)",
+        ]
+        assert docs[1].user_data["meta"]["flags"] == []
+    else:
+        assert ents == [[("ATF2", "TARGET")], [("muscarinic M5 receptor", "TARGET")]]
 
 
 def test_unreachable_endpoint_fails_fast_naming_the_url(tmp_path):
@@ -139,6 +168,7 @@ def test_sends_the_key_from_the_named_variable_and_caches_no_key(tmp_path, monke
                 "vars.base_url": server.base_url,
                 "vars.api_key_env": "MY_TEACHER_KEY",
                 "vars.cache_dir": str(tmp_path),
+                "vars.substrate_cues": False,
             },
         )
         doc = nlp(TEXTS[0])
@@ -208,12 +238,18 @@ def test_script_writes_records_docbin_and_report_then_replays(tmp_path):
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["teacher"] == "openai:served-model" and report["backend"] == "openai"
     assert report["documents"] == 4 and report["answers_from_model"] == 4
-    assert report["spans"] == {"TARGET": 4, "SUBSTRATE": 0}
+    # The model names no substrate; the guideline cues (on by default) find three.
+    assert report["spans"] == {"TARGET": 4, "SUBSTRATE": 3}
+    assert report["task"] == "compact+cues"
     assert report["tokens_in"] > 0 and report["documents_per_second"] > 0
     assert "teacher openai:served-model" in done.stdout
     records = [json.loads(line) for line in (tmp_path / "a.jsonl").read_text().splitlines()]
     assert [r["meta"]["assay_chembl_id"] for r in records] == ["T-0", "T-1", "T-2", "T-3"]
-    assert records[0]["spans"] == [{"start": 20, "end": 24, "label": "TARGET", "text": "JNK2"}]
+    assert records[0]["spans"] == [
+        {"start": 20, "end": 24, "label": "TARGET", "text": "JNK2"},
+        {"start": 39, "end": 43, "label": "SUBSTRATE", "text": "ATF2"},
+    ]
+    assert records[0]["meta"]["alignment_notes"] == ["cue: SUBSTRATE 'ATF2' (using X as substrate)"]
     assert set(records[0]["meta"]) >= {"teacher", "prompt_hash", "raw_answer", "flags", "alignment_notes"}
     assert len(DocBin().from_disk(tmp_path / "a.spacy")) == 4
     # Replay: the same records from the cache alone, no server running.

@@ -17,6 +17,7 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from tqdm import tqdm
 
+from ..corpus import load_corpus
 from ..labels import LABELS
 from ..metrics import score_entities
 from ..records import InputError, read_jsonl, record_to_doc
@@ -48,17 +49,16 @@ def teacher_of(nlp: Language) -> Teacher:
     return nlp.get_pipe("llm")._model
 
 
-def read_corpus(nlp: Language, path: str | Path, limit: int | None = None) -> list[Doc]:
-    """Docs of a corpus JSONL (`assay_chembl_id`, `text`) with the id in `doc.user_data["meta"]`."""
+def corpus_docs(nlp: Language, path: str | Path, limit: int | None = None) -> list[Doc]:
+    """Docs of a corpus JSONL (`assay_chembl_id`, `text`), read and cleaned as the assets step reads
+    it, with the id in `doc.user_data["meta"]`."""
+    records, corpus_filter = load_corpus(path)
+    if corpus_filter.skipped:
+        logger.warning("%s", corpus_filter.report())
     docs = []
-    for line_no, obj in read_jsonl(path):
-        if limit is not None and len(docs) >= limit:
-            break
-        text = obj.get("text")
-        if not isinstance(text, str) or not text.strip():
-            raise InputError(f"{path}:{line_no}: missing or empty 'text'")
-        doc = nlp.make_doc(text)
-        doc.user_data["meta"] = {"assay_chembl_id": obj.get("assay_chembl_id")}
+    for record in records[:limit]:
+        doc = nlp.make_doc(record["text"])
+        doc.user_data["meta"] = {"assay_chembl_id": record["assay_chembl_id"]}
         docs.append(doc)
     return docs
 
