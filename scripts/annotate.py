@@ -50,10 +50,10 @@ def main(
     max_in_flight: int = typer.Option(None, help="openai: concurrent requests"),
     cache_dir: Path = typer.Option(None, help="Answer cache directory (config: vars.cache_dir)"),
     fewshot: Path = typer.Option(None, help="Few-shot examples JSONL (config: vars.fewshot)"),
-    substrate_cues: bool = typer.Option(
+    guideline_cues: bool = typer.Option(
         None,
-        "--substrate-cues/--no-substrate-cues",
-        help="Guideline cues for SUBSTRATE (config: vars.substrate_cues)",
+        "--guideline-cues/--no-guideline-cues",
+        help="Apply the guideline's rules to answers (config: vars.guideline_cues)",
     ),
     report: Path = typer.Option(None, dir_okay=False, help="Write the report JSON here"),
     limit: int = typer.Option(None, help="Only the first N descriptions"),
@@ -73,7 +73,7 @@ def main(
         "max_in_flight": max_in_flight,
         "cache_dir": str(cache_dir) if cache_dir else None,
         "fewshot": str(fewshot) if fewshot else None,
-        "substrate_cues": substrate_cues,
+        "guideline_cues": guideline_cues,
     }
     overrides = {f"vars.{k}": v for k, v in given.items() if v is not None}
     try:

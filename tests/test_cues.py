@@ -49,3 +49,44 @@ def test_an_answer_that_agrees_is_left_as_it_is():
     assert apply_cues(text, answer) == (answer, [])
     no_cue = "Inhibition of human JNK2 in presence of [gamma-33P]ATP"
     assert apply_cues(no_cue, [("TARGET", "JNK2")]) == ([("TARGET", "JNK2")], [])
+
+
+@pytest.mark.parametrize(
+    "text,answer,kept,note",
+    [
+        (
+            "Substrate activity at recombinant human NQO1 in presence of NADH and FAD by HPLC analysis",
+            [("TARGET", "NQO1"), ("SUBSTRATE", "NADH"), ("SUBSTRATE", "FAD")],
+            [("TARGET", "NQO1")],
+            "cue: dropped SUBSTRATE 'NADH': a cofactor or read-out reagent",
+        ),
+        (
+            "Cytotoxicity against human HepG2 cells assessed as cell viability by MTT assay",
+            [("TARGET", "HepG2"), ("SUBSTRATE", "MTT")],
+            [],
+            "cue: dropped TARGET 'HepG2': a cell line",
+        ),
+        (
+            "Inhibition of GST-tagged human PIM1 in presence of [gamma-33P]ATP",
+            [("TARGET", "PIM1"), ("SUBSTRATE", "[gamma-33P]ATP")],
+            [("TARGET", "PIM1")],
+            "cue: dropped SUBSTRATE '[gamma-33P]ATP': ATP that the text does not call the substrate",
+        ),
+        (  # the text calls ATP a substrate: the cue keeps it
+            "Inhibition of human LRRK2 using ATP and LRRKtide as substrates",
+            [("TARGET", "LRRK2"), ("SUBSTRATE", "ATP")],
+            [("TARGET", "LRRK2"), ("SUBSTRATE", "ATP"), ("SUBSTRATE", "LRRKtide")],
+            "cue: SUBSTRATE 'LRRKtide' (using X as substrate)",
+        ),
+        (  # a target named in a cell assay is still one
+            "Inhibition of LSD1 in human MGC-803 cells",
+            [("TARGET", "LSD1"), ("TARGET", "MGC-803")],
+            [("TARGET", "LSD1")],
+            "cue: dropped TARGET 'MGC-803': a cell line",
+        ),
+    ],
+)
+def test_what_the_guidelines_exclude_is_dropped(text, answer, kept, note):
+    mentions, notes = apply_cues(text, answer)
+    assert mentions == kept
+    assert note in notes

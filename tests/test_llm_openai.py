@@ -50,7 +50,7 @@ def openai_nlp(server: ChatCompletionsDouble, cache_dir: Path, cues: bool = Fals
         "vars.model": "test-model",
         "vars.base_url": server.base_url,
         "vars.cache_dir": str(cache_dir),
-        "vars.substrate_cues": cues,
+        "vars.guideline_cues": cues,
         "teachers.openai.backoff_s": 0.01,
     }
     overrides.update({f"teachers.openai.{k}": v for k, v in settings.items()})
@@ -168,7 +168,7 @@ def test_sends_the_key_from_the_named_variable_and_caches_no_key(tmp_path, monke
                 "vars.base_url": server.base_url,
                 "vars.api_key_env": "MY_TEACHER_KEY",
                 "vars.cache_dir": str(tmp_path),
-                "vars.substrate_cues": False,
+                "vars.guideline_cues": False,
             },
         )
         doc = nlp(TEXTS[0])
@@ -238,8 +238,9 @@ def test_script_writes_records_docbin_and_report_then_replays(tmp_path):
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["teacher"] == "openai:served-model" and report["backend"] == "openai"
     assert report["documents"] == 4 and report["answers_from_model"] == 4
-    # The model names no substrate; the guideline cues (on by default) find three.
-    assert report["spans"] == {"TARGET": 4, "SUBSTRATE": 3}
+    # The model names no substrate and HepG2 as a target; the guideline cues (on by default) find
+    # three substrates and drop the cell line.
+    assert report["spans"] == {"TARGET": 3, "SUBSTRATE": 3}
     assert report["task"] == "compact+cues"
     assert report["tokens_in"] > 0 and report["documents_per_second"] > 0
     assert "teacher openai:served-model" in done.stdout

@@ -1,17 +1,19 @@
-"""SUBSTRATE cues written in the guidelines, for teachers too small to follow them.
+"""Rules written in the guidelines, applied to a teacher's answer for teachers too small to follow them.
 
-ANNOTATION_GUIDELINES.md names a SUBSTRATE by two phrasings that ChEMBL uses all the time:
-"using ATF2 as substrate" and the displaced radioligand, "Displacement of [3H]NMS from ...".
-SmolLM2 misses most of them (SUBSTRATE F1 0.27 on the hand-checked set). The cues find the
-names these phrasings give, and a cue's name replaces whatever the model answered for an
-overlapping string, so a substrate the model called a target, or cut short, is set right.
+ANNOTATION_GUIDELINES.md names a SUBSTRATE by two phrasings that ChEMBL uses all the time,
+"using ATF2 as substrate" and the displaced radioligand, "Displacement of [3H]NMS from ...",
+and says what is never an entity: cofactors and read-out reagents are no SUBSTRATE, ATP is one
+only where the text calls it the substrate, a cell line is no TARGET. SmolLM2 misses most of the
+phrasings (SUBSTRATE F1 0.29 on the hand-checked set) and breaks the exclusions. Here a cue's
+name replaces whatever the model answered for an overlapping string, and answers that the
+guidelines exclude are dropped; every change is noted.
 """
 
 from __future__ import annotations
 
 import re
 
-from ..labels import SUBSTRATE
+from ..labels import SUBSTRATE, TARGET
 
 # A name list holds none of these words: "using X in the presence of Y as substrate" is no cue for X.
 _NAMES = r"(?P<names>(?:(?!\b(?:in|with|by|at|for|from|after|of|to)\b)[^;])+?)"
@@ -21,6 +23,15 @@ DISPLACED_RADIOLIGAND = re.compile(r"\b[Dd]isplacement of (?P<names>\S*\[\d+[A-Z
 CUES = {"using X as substrate": USING_AS_SUBSTRATE, "displacement of [isotope]X from": DISPLACED_RADIOLIGAND}
 # Several names: "ATP and LRRKtide", "ATP/ULight-TK peptide"; not the comma in "poly(Glu, Tyr)".
 _NAME_SEPARATOR = re.compile(r" and |, (?![^()]*\))|/(?![^()]*\))")
+
+# The guideline's cofactors and read-out reagents, never a SUBSTRATE.
+NOT_SUBSTRATES = {
+    name.lower()
+    for name in ("NADH", "NADPH", "NAD+", "NADP+", "FAD", "FMN", "Mg2+", "MTT", "resazurin", "luciferin")
+    + ("GTPgammaS", "[35S]GTPgammaS")
+}
+_ATP = re.compile(r"ATP\b")
+_CELLS_AFTER = re.compile(r"\s+cells?\b")
 
 
 def cue_substrates(text: str) -> list[tuple[str, str]]:
@@ -33,19 +44,33 @@ def cue_substrates(text: str) -> list[tuple[str, str]]:
     return found
 
 
+def excluded(text: str, label: str, string: str) -> str | None:
+    """Why the guidelines rule the answer out, or None."""
+    if label == SUBSTRATE and string.lower() in NOT_SUBSTRATES:
+        return "a cofactor or read-out reagent"
+    if label == SUBSTRATE and _ATP.search(string):
+        return "ATP that the text does not call the substrate"  # cues put back the ATP it does
+    if label == TARGET:
+        ends = [m.end() for m in re.finditer(re.escape(string), text)]
+        if ends and all(_CELLS_AFTER.match(text, end) for end in ends):
+            return "a cell line"
+    return None
+
+
 def apply_cues(text: str, mentions: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[str]]:
-    """The answer's (label, string) mentions with the cue substrates in, and notes on each change."""
+    """The answer's (label, string) mentions under the guideline's rules, and a note on each change."""
     found = cue_substrates(text)
-    if not found:
-        return mentions, []
     cue_names = {name.lower(): name for name, _ in found}
     answered = {string.lower() for label, string in mentions if label == SUBSTRATE}
     kept, notes = [], []
     for label, string in mentions:
         lowered = string.lower()
         clash = next((n for n in cue_names if n in lowered or lowered in n), None)
-        if clash is None:
+        reason = excluded(text, label, string)
+        if clash is None and reason is None:
             kept.append((label, string))
+        elif clash is None:
+            notes.append(f"cue: dropped {label} {string!r}: {reason}")
         elif (label, lowered) != (SUBSTRATE, clash):
             notes.append(f"cue: {label} {string!r} gave way to SUBSTRATE {cue_names[clash]!r}")
     for name in dict.fromkeys(name for name, _ in found):

@@ -93,7 +93,7 @@ class _AssayTask:
     """Shared by both tasks: one prompt per doc, answers aligned and recorded the same way."""
 
     name = "abstract"
-    substrate_cues = False
+    guideline_cues = False
 
     def generate_prompts(self, docs: Iterable[Doc]) -> Iterable[Any]:
         for doc in docs:
@@ -107,7 +107,7 @@ class _AssayTask:
 
     def annotate(self, doc: Doc, raw: str, mentions: list[tuple[str, str]], problems: list[str]) -> Doc:
         mentions, dropped = targets_first(mentions)
-        if self.substrate_cues and not problems:  # an unreadable answer stays empty and flagged
+        if self.guideline_cues and not problems:  # an unreadable answer stays empty and flagged
             mentions, cue_notes = apply_cues(doc.text, mentions)
             dropped += cue_notes
         alignment = align_mentions(doc, mentions)
@@ -137,10 +137,10 @@ class _AssayTask:
 
 class CompactNERTask(_AssayTask):
     def __init__(
-        self, examples: list[dict], constrain: bool, max_candidate_tokens: int, substrate_cues: bool
+        self, examples: list[dict], constrain: bool, max_candidate_tokens: int, guideline_cues: bool
     ):
-        self.substrate_cues = substrate_cues
-        self.name = ("constrained" if constrain else "compact") + ("+cues" if substrate_cues else "")
+        self.guideline_cues = guideline_cues
+        self.name = ("constrained" if constrain else "compact") + ("+cues" if guideline_cues else "")
         self.examples = examples
         self.constrain = constrain
         self.max_candidate_tokens = max_candidate_tokens
@@ -173,9 +173,9 @@ class CompactNERTask(_AssayTask):
 class NERv3Task(_AssayTask):
     """spacy-llm's spacy.NER.v3 prompt; its answer lines `n. text | True | LABEL | reason`."""
 
-    def __init__(self, examples: list[dict], substrate_cues: bool):
-        self.substrate_cues = substrate_cues
-        self.name = "ner_v3" + ("+cues" if substrate_cues else "")
+    def __init__(self, examples: list[dict], guideline_cues: bool):
+        self.guideline_cues = guideline_cues
+        self.name = "ner_v3" + ("+cues" if guideline_cues else "")
         reasons = {
             "TARGET": "is the molecule whose activity the assay measures",
             "SUBSTRATE": "is the molecule used to probe the target",
@@ -222,15 +222,15 @@ class NERv3Task(_AssayTask):
 
 @registry.llm_tasks("assay_ner.CompactNER.v1")
 def compact_ner(
-    examples_path: str, constrain: bool = False, max_candidate_tokens: int = 8, substrate_cues: bool = False
+    examples_path: str, constrain: bool = False, max_candidate_tokens: int = 8, guideline_cues: bool = False
 ) -> CompactNERTask:
     """Short JSON answers for small models. `constrain` adds a per-document grammar (honoured by
     llama.cpp, and by servers that take one) allowing only the document's token n-grams;
-    `substrate_cues` adds the substrates that the guideline's phrasings name (components.llm.cues)."""
-    return CompactNERTask(read_answer_records(examples_path), constrain, max_candidate_tokens, substrate_cues)
+    `guideline_cues` applies the guideline's rules to each answer (components.llm.cues)."""
+    return CompactNERTask(read_answer_records(examples_path), constrain, max_candidate_tokens, guideline_cues)
 
 
 @registry.llm_tasks("assay_ner.NERv3.v1")
-def ner_v3(examples_path: str, substrate_cues: bool = False) -> NERv3Task:
+def ner_v3(examples_path: str, guideline_cues: bool = False) -> NERv3Task:
     """spacy-llm's spacy.NER.v3 prompt with our label definitions and few-shot examples."""
-    return NERv3Task(read_answer_records(examples_path), substrate_cues)
+    return NERv3Task(read_answer_records(examples_path), guideline_cues)
