@@ -51,6 +51,7 @@ VARIANTS: dict[str, dict] = {
     "dropout0.2": {"training.dropout": 0.2},
     "first": {"components.ner.model.tok2vec.pooling": {"@layers": "reduce_first.v1"}},
     "batch2000": {"training.batcher.size": 2000},
+    "batch250": {"training.batcher.size": 250},
 }
 
 
@@ -153,8 +154,8 @@ def main(
     transformer: str = typer.Option("minilm"),
     max_steps: int = typer.Option(300),
     eval_frequency: int = typer.Option(100),
-    baseline_epochs: int = typer.Option(10),
-    baseline_lr: float = typer.Option(5e-5, help="The baseline's peak learning rate"),
+    baseline_epochs: int = typer.Option(30),
+    baseline_lr: float = typer.Option(1e-4, help="The baseline's peak learning rate"),
     seed: int = typer.Option(0),
     work: Path = typer.Option(Path("training/bench"), file_okay=False, help="Configs and trained models"),
     results: Path = typer.Option(Path("metrics/bench/tune_ner.json"), dir_okay=False),

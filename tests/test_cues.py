@@ -90,3 +90,17 @@ def test_what_the_guidelines_exclude_is_dropped(text, answer, kept, note):
     mentions, notes = apply_cues(text, answer)
     assert mentions == kept
     assert note in notes
+
+
+def test_a_receptor_name_cut_short_is_completed():
+    text = (
+        "Activation of human beta-adrenergic receptor by isoproterenol at 0.5 uM measured as increase in cAMP"
+    )
+    mentions, notes = apply_cues(text, [("TARGET", "beta-adrenergic"), ("SUBSTRATE", "isoproterenol")])
+    assert mentions == [("TARGET", "beta-adrenergic receptor"), ("SUBSTRATE", "isoproterenol")]
+    assert notes == ["cue: TARGET 'beta-adrenergic' completed to 'beta-adrenergic receptor'"]
+    # Not where the occurrences disagree, nor where the name is already whole.
+    both = "Binding to beta2 receptor over beta2 in rat"
+    assert apply_cues(both, [("TARGET", "beta2")]) == ([("TARGET", "beta2")], [])
+    whole = [("TARGET", "beta-adrenergic receptor")]
+    assert apply_cues(text, whole + [("SUBSTRATE", "isoproterenol")])[1] == []

@@ -3,10 +3,11 @@
 ANNOTATION_GUIDELINES.md names a SUBSTRATE by two phrasings that ChEMBL uses all the time,
 "using ATF2 as substrate" and the displaced radioligand, "Displacement of [3H]NMS from ...",
 and says what is never an entity: cofactors and read-out reagents are no SUBSTRATE, ATP is one
-only where the text calls it the substrate, a cell line is no TARGET. SmolLM2 misses most of the
-phrasings (SUBSTRATE F1 0.29 on the hand-checked set) and breaks the exclusions. Here a cue's
-name replaces whatever the model answered for an overlapping string, and answers that the
-guidelines exclude are dropped; every change is noted.
+only where the text calls it the substrate, a cell line is no TARGET; a name is marked as written,
+so "beta-adrenergic receptor" keeps its "receptor". SmolLM2 misses most of the phrasings
+(SUBSTRATE F1 0.29 on the hand-checked set) and breaks the exclusions. Here a cue's name replaces
+whatever the model answered for an overlapping string, answers that the guidelines exclude are
+dropped and receptor names are completed; every change is noted.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ NOT_SUBSTRATES = {
 }
 _ATP = re.compile(r"ATP\b")
 _CELLS_AFTER = re.compile(r"\s+cells?\b")
+_RECEPTOR_AFTER = re.compile(r" receptors?\b")
 
 
 def cue_substrates(text: str) -> list[tuple[str, str]]:
@@ -44,17 +46,29 @@ def cue_substrates(text: str) -> list[tuple[str, str]]:
     return found
 
 
+def _followers(text: str, string: str, pattern: re.Pattern) -> list[str]:
+    """What `pattern` matches right after each occurrence of `string` ("" where it does not)."""
+    return [
+        match.group(0) if (match := pattern.match(text, m.end())) else ""
+        for m in re.finditer(re.escape(string), text)
+    ]
+
+
 def excluded(text: str, label: str, string: str) -> str | None:
     """Why the guidelines rule the answer out, or None."""
     if label == SUBSTRATE and string.lower() in NOT_SUBSTRATES:
         return "a cofactor or read-out reagent"
     if label == SUBSTRATE and _ATP.search(string):
         return "ATP that the text does not call the substrate"  # cues put back the ATP it does
-    if label == TARGET:
-        ends = [m.end() for m in re.finditer(re.escape(string), text)]
-        if ends and all(_CELLS_AFTER.match(text, end) for end in ends):
-            return "a cell line"
+    if label == TARGET and all(_followers(text, string, _CELLS_AFTER) or [""]):
+        return "a cell line"
     return None
+
+
+def completed_target(text: str, string: str) -> str:
+    """A receptor name cut short ("beta-adrenergic" before "receptor") with its last word back."""
+    followers = set(_followers(text, string, _RECEPTOR_AFTER))
+    return string + followers.pop() if len(followers) == 1 and "" not in followers else string
 
 
 def apply_cues(text: str, mentions: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[str]]:
@@ -68,7 +82,10 @@ def apply_cues(text: str, mentions: list[tuple[str, str]]) -> tuple[list[tuple[s
         clash = next((n for n in cue_names if n in lowered or lowered in n), None)
         reason = excluded(text, label, string)
         if clash is None and reason is None:
-            kept.append((label, string))
+            complete = completed_target(text, string) if label == TARGET else string
+            if complete != string:
+                notes.append(f"cue: TARGET {string!r} completed to {complete!r}")
+            kept.append((label, complete))
         elif clash is None:
             notes.append(f"cue: dropped {label} {string!r}: {reason}")
         elif (label, lowered) != (SUBSTRATE, clash):
