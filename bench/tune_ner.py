@@ -110,9 +110,10 @@ def run_spacy(name: str, config_path: Path, data: dict[str, Path], work: Path, a
     config = load_config(config_path)
     for dotted, value in overrides_of(name).items():
         set_dotted(config, dotted, value)
-    variant_cfg = work / f"{name}.cfg"
+    label = system_label(name, config_path)
+    variant_cfg = work / f"{label}.cfg"
     config.to_disk(variant_cfg)
-    output = work / name
+    output = work / label
     command = [
         sys.executable, "-m", "scripts.train", str(variant_cfg), str(output),
         "--train", str(data["train"]), "--dev", str(data["dev"]), "--transformer", args["transformer"],
@@ -125,6 +126,11 @@ def run_spacy(name: str, config_path: Path, data: dict[str, Path], work: Path, a
     nlp = spacy.load(output / "model-last")
     pairs, _ = predict(nlp, read_gold(data["test"], nlp), 64)
     return {"seconds": seconds, **score(pairs)}
+
+
+def system_label(name: str, config_path: Path) -> str:
+    """The variant's name, prefixed by its config's name when that is not configs/ner.cfg."""
+    return name if config_path.name == "ner.cfg" else f"{config_path.stem}+{name}"
 
 
 def run_baseline(data: dict[str, Path], work: Path, args: dict) -> dict:
@@ -178,10 +184,10 @@ def main(
     }
     table = json.loads(results.read_text(encoding="utf8")) if results.exists() else {}
     for name in variant:
-        length = f"{max_steps} steps"
+        system, length = system_label(name, config), f"{max_steps} steps"
         if name == "baseline":
-            length = f"{baseline_epochs} epochs, lr {baseline_lr:g}"
-        key = f"{data.value} | {name} | {length} | seed {seed}"
+            system, length = name, f"{baseline_epochs} epochs, lr {baseline_lr:g}"
+        key = f"{data.value} | {system} | {length} | seed {seed}"
         if key in table:
             logger.info("%s: already measured", key)
             continue

@@ -57,7 +57,8 @@ def performance(evaluation: dict, dev: dict) -> dict:
 
 def limits(report: dict, transformer: str) -> list[str]:
     notes = [
-        "Trained on the teacher's labels, not on hand labels: it learns the teacher's mistakes too. "
+        "Trained on the teacher's labels (plus the few-shot examples), never on the hand-checked set: "
+        "it learns the teacher's mistakes too. "
         "The hand-checked scores are the honest ones, and the hand-checked set is small.",
         "Assay descriptions only: other biomedical text (abstracts, patents) is out of domain.",
     ]
