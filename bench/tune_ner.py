@@ -15,7 +15,8 @@ Two data settings:
 
 Results are merged into --results as they arrive, so an interrupted run resumes where it stopped.
 
-    python -m bench.tune_ner gold --variant baseline --variant default --variant lr2e-4 --max-steps 300
+    python -m bench.tune_ner gold --variant baseline --variant default --max-steps 360
+    python -m bench.tune_ner gold --config bench/ner_transition.cfg --variant lr2e-4 --max-steps 600
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ from components.records import read_docbin, read_jsonl, write_docbin
 logger = logging.getLogger("bench")
 
 # name -> dotted config path -> value. "baseline" is scripts/baseline.py, not a config; "a+b" applies
-# the overrides of a, then b.
+# the overrides of a, then b. upper128 and first tune spaCy's transition-based `ner`
+# (--config bench/ner_transition.cfg); seq16+warmup36 is the baseline's batching and warm-up.
 VARIANTS: dict[str, dict] = {
     "default": {},
     "lr5e-5": {"training.optimizer.learn_rate.initial_rate": 5e-5},
@@ -52,6 +54,12 @@ VARIANTS: dict[str, dict] = {
     "first": {"components.ner.model.tok2vec.pooling": {"@layers": "reduce_first.v1"}},
     "batch2000": {"training.batcher.size": 2000},
     "batch250": {"training.batcher.size": 250},
+    "seq16": {
+        "training.batcher": {"@batchers": "spacy.batch_by_sequence.v1", "size": 16, "get_length": None}
+    },
+    "warmup36": {"training.optimizer.learn_rate.warmup_steps": 36},
+    "noL2": {"training.optimizer.L2": 0.0},
+    "noclip": {"training.optimizer.grad_clip": 0.0},
 }
 
 
@@ -196,6 +204,8 @@ def main(
             row = run_baseline(paths, work, args)
         else:
             row = run_spacy(name, config, paths, work, args)
+        # Read again before writing: another run may have added rows meanwhile.
+        table = json.loads(results.read_text(encoding="utf8")) if results.exists() else {}
         table[key] = {
             **row,
             "overrides": overrides[name],

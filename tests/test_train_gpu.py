@@ -34,4 +34,4 @@ def test_training_on_gpu_writes_a_pipeline_that_says_so(tmp_path):
     meta = json.loads((tmp_path / "out" / "model-best" / "meta.json").read_text())
     assert meta["assay_ner"]["device"] == "GPU 0"
     trained = spacy.load(tmp_path / "out" / "model-best")
-    assert set(trained.get_pipe("ner").labels) == {"TARGET", "SUBSTRATE"}
+    assert set(trained.get_pipe("bio_ner").labels) == {"TARGET", "SUBSTRATE"}

@@ -1,0 +1,181 @@
+"""`bio_ner`: entity recognition as per-token classification over BIO tags.
+
+The head of the plain token-classification recipe, as a spaCy component behind the transformer
+listener: a softmax over O / B-label / I-label on each token's vector. On the hand-checked proxy
+it scores above spaCy's transition-based `ner` on the same data and backbone (bench/RESULTS.md).
+Its output layer starts from random weights: spacy.Tagger.v2's zero-initialised one sends the
+transformer no gradient at first and learned far more slowly here. Tags are decoded with Viterbi
+over the allowed transitions (an I- tag only continues a B- or I- of its label), so per-token
+guesses always make well-formed spans.
+
+This module imports nothing from the project: `spacy package --code` ships it on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import numpy
+from spacy.language import Language
+from spacy.pipeline import TrainablePipe
+from spacy.tokens import Doc, Span
+from spacy.training import Example, validate_get_examples
+from spacy.util import registry
+from thinc.api import (
+    Model,
+    SequenceCategoricalCrossentropy,
+    Softmax_v2,
+    chain,
+    glorot_uniform_init,
+    set_dropout_rate,
+    with_array,
+)
+
+
+def bio_tags(labels: Iterable[str]) -> list[str]:
+    return ["O"] + [f"{prefix}-{label}" for label in labels for prefix in ("B", "I")]
+
+
+def biluo_to_bio(tag: str | None) -> str | None:
+    """A gold BILUO tag as BIO; None (unaligned) and "-" (missing) are left out of the loss."""
+    if tag is None or tag == "-":
+        return None
+    if tag == "O":
+        return "O"
+    move, label = tag.split("-", 1)
+    return f"{'B' if move in ('B', 'U') else 'I'}-{label}"
+
+
+def allowed_transitions(tags: list[str]) -> numpy.ndarray:
+    """allowed[i, j]: tag j may follow tag i. Row len(tags) is the start of the doc."""
+    allowed = numpy.ones((len(tags) + 1, len(tags)), dtype=bool)
+    for j, tag in enumerate(tags):
+        if tag.startswith("I-"):
+            label = tag[2:]
+            allowed[:, j] = False
+            for i, previous in enumerate(tags):
+                allowed[i, j] = previous in (f"B-{label}", f"I-{label}")
+    return allowed
+
+
+def viterbi(log_probs: numpy.ndarray, allowed: numpy.ndarray) -> list[int]:
+    """The most probable tag sequence that obeys `allowed` (log_probs: tokens x tags)."""
+    forbid = numpy.where(allowed, 0.0, -numpy.inf)
+    score = log_probs[0] + forbid[-1]
+    back = []
+    for row in log_probs[1:]:
+        candidates = score[:, None] + forbid[:-1]
+        back.append(candidates.argmax(axis=0))
+        score = candidates.max(axis=0) + row
+    best = [int(score.argmax())]
+    for pointers in reversed(back):
+        best.append(int(pointers[best[-1]]))
+    return best[::-1]
+
+
+def tags_to_spans(doc: Doc, tags: list[str]) -> list[Span]:
+    """Spans of well-formed BIO tags (every I- continues a B- or I- of its label)."""
+    spans, start = [], None
+    for i, tag in enumerate([*tags, "O"]):
+        if start is not None and not tag.startswith("I-"):
+            spans.append(Span(doc, start, i, label=tags[start][2:]))
+            start = None
+        if tag.startswith("B-"):
+            start = i
+    return spans
+
+
+@registry.architectures("assay_ner.BioTagger.v1")
+def build_bio_tagger(tok2vec: Model, nO: int | None = None) -> Model:
+    """A softmax over BIO tags on each token's vector. Unlike spacy.Tagger.v2's zero-initialised
+    output layer, random weights send the transformer a gradient from the first step."""
+    width = tok2vec.get_dim("nO") if tok2vec.has_dim("nO") else None
+    return chain(tok2vec, with_array(Softmax_v2(nO, width, init_W=glorot_uniform_init)))
+
+
+class BioNer(TrainablePipe):
+    def __init__(self, vocab, model: Model, name: str = "bio_ner", *, scorer: Callable | None = None):
+        self.vocab = vocab
+        self.model = model
+        self.name = name
+        self.scorer = scorer
+        self.cfg: dict = {"labels": []}
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(self.cfg["labels"])
+
+    @property
+    def tags(self) -> list[str]:
+        return bio_tags(self.labels)
+
+    def add_label(self, label: str) -> int:
+        if label in self.labels:
+            return 0
+        self.cfg["labels"].append(label)
+        return 1
+
+    def initialize(self, get_examples: Callable[[], Iterable[Example]], *, nlp=None, labels=None):
+        validate_get_examples(get_examples, "BioNer.initialize")
+        for label in labels or sorted({ent.label_ for eg in get_examples() for ent in eg.reference.ents}):
+            self.add_label(label)
+        if not self.labels:
+            raise ValueError(f"{self.name}: the training data has no entities to learn labels from")
+        docs = [eg.x for _, eg in zip(range(10), get_examples(), strict=False)]
+        sample = [self.model.ops.alloc2f(len(doc), len(self.tags)) for doc in docs]
+        self.model.initialize(X=docs, Y=sample)
+
+    def predict(self, docs: Iterable[Doc]) -> list[numpy.ndarray]:
+        docs = list(docs)
+        if not any(len(doc) for doc in docs):
+            return [numpy.zeros((len(doc), len(self.tags)), dtype="f") for doc in docs]
+        return [self.model.ops.to_numpy(scores) for scores in self.model.predict(docs)]
+
+    def set_annotations(self, docs: Iterable[Doc], scores: list[numpy.ndarray]) -> None:
+        tags = self.tags
+        allowed = allowed_transitions(tags)
+        for doc, doc_scores in zip(docs, scores, strict=True):
+            if not len(doc):
+                continue
+            best = viterbi(numpy.log(numpy.maximum(doc_scores, 1e-12)), allowed)
+            doc.ents = tags_to_spans(doc, [tags[i] for i in best])
+
+    def get_loss(self, examples: Iterable[Example], scores) -> tuple[float, list]:
+        truths = [[biluo_to_bio(tag) for tag in eg.get_aligned_ner()] for eg in examples]
+        loss_func = SequenceCategoricalCrossentropy(names=self.tags, normalize=False)
+        d_scores, loss = loss_func(scores, truths)
+        if self.model.ops.xp.isnan(loss):
+            raise ValueError(f"{self.name}: the loss is NaN")
+        return float(loss), d_scores
+
+    def update(self, examples: Iterable[Example], *, drop: float = 0.0, sgd=None, losses=None):
+        examples = list(examples)
+        losses = {} if losses is None else losses
+        losses.setdefault(self.name, 0.0)
+        validate_get_examples(lambda: examples, "BioNer.update")
+        if not any(len(eg.predicted) for eg in examples):
+            return losses
+        set_dropout_rate(self.model, drop)
+        scores, backprop = self.model.begin_update([eg.predicted for eg in examples])
+        loss, d_scores = self.get_loss(examples, scores)
+        backprop(d_scores)
+        if sgd is not None:
+            self.finish_update(sgd)
+        losses[self.name] += loss
+        return losses
+
+
+def make_bio_ner(nlp: Language, name: str, model: Model, scorer: Callable | None) -> BioNer:
+    return BioNer(nlp.vocab, model, name, scorer=scorer)
+
+
+# The project's copy and the one inside en_assay_ner can both be imported in one process (see
+# answer.py); spaCy refuses a second factory registration from another file.
+if not Language.has_factory("bio_ner"):
+    Language.factory(
+        "bio_ner",
+        assigns=["doc.ents"],
+        default_config={"scorer": {"@scorers": "spacy.ner_scorer.v1"}},
+        default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
+        func=make_bio_ner,
+    )
