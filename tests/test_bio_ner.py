@@ -45,6 +45,19 @@ def test_an_entity_is_never_continued_under_another_label():
     assert decode(probabilities) == ["B-TARGET", "I-TARGET"]
 
 
+def test_two_entities_of_one_label_never_touch():
+    # "muscarinic" / "M5 receptor": the model leans to a new target at "M5"; one entity is the
+    # best reading that the data allows (no two names of one label touch in it).
+    probabilities = [
+        [0.0, 0.0, 0.0, 0.9, 0.1],
+        [0.0, 0.0, 0.0, 0.6, 0.4],
+        [0.1, 0.0, 0.0, 0.0, 0.9],
+    ]
+    assert decode(probabilities) == ["B-TARGET", "I-TARGET", "I-TARGET"]
+    # A target right after a substrate is fine.
+    assert decode([[0.0, 1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0, 0.0]]) == ["B-SUBSTRATE", "B-TARGET"]
+
+
 def test_tags_become_spans_with_their_labels():
     nlp = spacy.blank("en")
     doc = nlp("Inhibition of JNK2 using ATF2 as substrate")
