@@ -19,7 +19,7 @@ import numpy
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
 from spacy.tokens import Doc, Span
-from spacy.training import Example, validate_get_examples
+from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.util import registry
 from thinc.api import (
     Model,
@@ -160,7 +160,7 @@ class BioNer(TrainablePipe):
         examples = list(examples)
         losses = {} if losses is None else losses
         losses.setdefault(self.name, 0.0)
-        validate_get_examples(lambda: examples, "BioNer.update")
+        validate_examples(examples, "BioNer.update")
         if not any(len(eg.predicted) for eg in examples):
             return losses
         set_dropout_rate(self.model, drop)

@@ -14,13 +14,14 @@ from pathlib import Path
 import typer
 from spacy.tokens import Span
 
+from components.bio_ner import bio_tags
 from components.labels import LABELS
 from components.records import read_docbin, write_docbin
 from components.transformer import resolve_gpu, resolve_transformer
 
 logger = logging.getLogger("assay_ner")
 
-TAGS = ["O"] + [f"{prefix}-{label}" for label in LABELS for prefix in ("B", "I")]
+TAGS = bio_tags(LABELS)
 
 
 def doc_tags(doc) -> list[str]:

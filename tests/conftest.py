@@ -1,9 +1,32 @@
 """Settings for the whole test session, made before any test module imports torch or llama.cpp."""
 
 import os
+from pathlib import Path
+
+import pytest
 
 # Offline: a hub id must fail at once instead of retrying for ~50 s.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # llama.cpp's OpenMP threads spin while they wait, which made the embedded model 6-8x slower
 # while other tests shared the cores; OpenMP reads this once, when it is first loaded.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+@pytest.fixture
+def handchecked_split(tmp_path):
+    """Write the first hand-checked records as train.spacy and dev.spacy in tmp_path, for short real
+    training runs: `handchecked_split(n_train, n_dev)` -> (train path, dev path)."""
+    import spacy
+
+    from components.records import read_jsonl, record_to_doc, write_docbin
+
+    def split(n_train: int, n_dev: int) -> tuple[Path, Path]:
+        nlp = spacy.blank("en")
+        path = Path(__file__).resolve().parent.parent / "assets" / "handchecked.jsonl"
+        records = read_jsonl(path)
+        docs = [record_to_doc(nlp, record, f"{path}:{line}") for line, record in records][: n_train + n_dev]
+        write_docbin(tmp_path / "train.spacy", docs[:n_train])
+        write_docbin(tmp_path / "dev.spacy", docs[n_train:])
+        return tmp_path / "train.spacy", tmp_path / "dev.spacy"
+
+    return split

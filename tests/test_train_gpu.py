@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 import spacy
 
-from components.records import read_jsonl, record_to_doc, write_docbin
 from components.transformer import resolve_gpu
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -19,15 +18,11 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def test_training_on_gpu_writes_a_pipeline_that_says_so(tmp_path):
-    nlp = spacy.blank("en")
-    path = ROOT / "assets" / "handchecked.jsonl"
-    docs = [record_to_doc(nlp, record, f"{path}:{line}") for line, record in read_jsonl(path)][:40]
-    write_docbin(tmp_path / "train.spacy", docs[:30])
-    write_docbin(tmp_path / "dev.spacy", docs[30:])
+def test_training_on_gpu_writes_a_pipeline_that_says_so(tmp_path, handchecked_split):
+    train, dev = handchecked_split(30, 10)
     subprocess.run(
         [sys.executable, "-m", "scripts.train", "configs/ner.cfg", str(tmp_path / "out"),
-         "--train", str(tmp_path / "train.spacy"), "--dev", str(tmp_path / "dev.spacy"),
+         "--train", str(train), "--dev", str(dev),
          "--transformer", "minilm", "--gpu-id", "0", "--max-steps", "20", "--eval-frequency", "10"],
         cwd=ROOT, check=True,
     )

@@ -16,7 +16,6 @@ from pathlib import Path
 import pytest
 import spacy
 
-from components.records import read_jsonl, record_to_doc, write_docbin
 from components.transformer import BIOLINKBERT, minilm_path, resolve_transformer
 from tests.hub_double import HubDouble
 
@@ -54,16 +53,12 @@ def test_auto_falls_back_to_the_shipped_minilm_with_a_warning(monkeypatch, caplo
     assert "cannot be loaded here" in caplog.text
 
 
-def test_training_with_auto_downloads_biolinkbert_and_records_it(hub, tmp_path):
-    nlp = spacy.blank("en")
-    path = ROOT / "assets" / "handchecked.jsonl"
-    docs = [record_to_doc(nlp, record, f"{path}:{line}") for line, record in read_jsonl(path)][:24]
-    write_docbin(tmp_path / "train.spacy", docs[:18])
-    write_docbin(tmp_path / "dev.spacy", docs[18:])
+def test_training_with_auto_downloads_biolinkbert_and_records_it(hub, tmp_path, handchecked_split):
+    train, dev = handchecked_split(18, 6)
     env = {**os.environ, "HF_HUB_OFFLINE": "0", "HF_ENDPOINT": hub.url, "HF_HOME": str(tmp_path / "hf")}
     result = subprocess.run(
         [sys.executable, "-m", "scripts.train", "configs/ner.cfg", str(tmp_path / "out"),
-         "--train", str(tmp_path / "train.spacy"), "--dev", str(tmp_path / "dev.spacy"),
+         "--train", str(train), "--dev", str(dev),
          "--transformer", "auto", "--gpu-id", "-1", "--max-steps", "4", "--eval-frequency", "2"],
         cwd=ROOT, env=env, capture_output=True, text=True,
     )  # fmt: skip
