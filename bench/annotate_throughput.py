@@ -26,9 +26,9 @@ from pathlib import Path
 import httpx
 import typer
 
-import components.llm  # noqa: F401  (registers the assay_ner.* tasks and models)
+import components.teacher  # noqa: F401  (registers the assay_ner.* tasks and models)
 from bench.common import benchmark_texts, machine
-from components.llm.annotate import annotate, load_annotator
+from components.teacher.annotate import annotate, load_annotator
 from tests.llm_double import ChatCompletionsDouble, last_user_text
 
 CONFIG = Path("configs/annotate.cfg")

@@ -9,7 +9,7 @@ import platform
 import subprocess
 from pathlib import Path
 
-from components.records import read_jsonl
+from components.data.records import read_jsonl
 
 # The bundled descriptions: the sample corpus and the hand-checked set.
 TEXT_SOURCES = (Path("assets/sample_assays.jsonl"), Path("assets/handchecked.jsonl"))

@@ -19,7 +19,7 @@ from pathlib import Path
 import typer
 
 from bench.common import benchmark_texts, machine
-from components.records import write_jsonl
+from components.data.records import write_jsonl
 
 
 def peak_rss(command: list[str], env: dict | None = None, cwd: Path | None = None) -> dict:

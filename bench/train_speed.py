@@ -21,7 +21,7 @@ import typer
 from spacy.util import load_config, registry
 
 from bench.common import machine
-from components.records import read_docbin
+from components.data.records import read_docbin
 from scripts.train import main as train
 
 CHECKPOINTS: list[dict] = []

@@ -3,14 +3,14 @@
 Each variant is a set of config overrides (VARIANTS below). For each one, scripts/train.py trains
 the spaCy pipeline from a copy of configs/ner.cfg with the overrides applied, and the last
 checkpoint (model-last: no checkpoint is picked on the scored docs) is scored with
-components.metrics.score_entities. `--variant baseline` runs scripts/baseline.py on the same data.
+components.evaluation.metrics.score_entities. `--variant baseline` runs scripts/baseline.py on the same data.
 
 Two data settings:
 
 - `teacher`: the workflow's data. Train on the teacher's labels (corpus/train.spacy), score on the
   hand-checked set (corpus/handchecked.spacy).
 - `gold`: a proxy with true labels, for this benchmark only. The hand-checked set is split by text
-  hash (components.corpus.assign_splits) into 180 training and 77 scored documents; both systems get
+  hash (components.data.corpus.assign_splits) into 180 training and 77 scored documents; both systems get
   the same split. The shipped model never trains on the hand-checked set.
 
 Results are merged into --results as they arrive, so an interrupted run resumes where it stopped.
@@ -35,10 +35,10 @@ import typer
 from spacy.util import load_config
 
 from bench.common import machine
-from components.corpus import assign_splits, normalise_text, span_record_to_doc
-from components.evaluation import pair_by_text, predict, read_gold
-from components.metrics import score_entities
-from components.records import read_docbin, read_jsonl, write_docbin
+from components.data.corpus import assign_splits, normalise_text, span_record_to_doc
+from components.evaluation.report import pair_by_text, predict, read_gold
+from components.evaluation.metrics import score_entities
+from components.data.records import read_docbin, read_jsonl, write_docbin
 
 logger = logging.getLogger("bench")
 
@@ -72,13 +72,13 @@ TRANSITION_NER = {
 # batching and warm-up.
 VARIANTS: dict[str, dict] = {
     "default": {},
-    "transition": {"components.bio_ner": TRANSITION_NER},
+    "transition": {"components.pipeline.bio_ner": TRANSITION_NER},
     "lr5e-5": {"training.optimizer.learn_rate.initial_rate": 5e-5},
     "lr1e-4": {"training.optimizer.learn_rate.initial_rate": 1e-4},
     "lr2e-4": {"training.optimizer.learn_rate.initial_rate": 2e-4},
-    "upper128": {"components.bio_ner.model.use_upper": True, "components.bio_ner.model.hidden_width": 128},
+    "upper128": {"components.pipeline.bio_ner.model.use_upper": True, "components.pipeline.bio_ner.model.hidden_width": 128},
     "dropout0.2": {"training.dropout": 0.2},
-    "first": {"components.bio_ner.model.tok2vec.pooling": {"@layers": "reduce_first.v1"}},
+    "first": {"components.pipeline.bio_ner.model.tok2vec.pooling": {"@layers": "reduce_first.v1"}},
     "batch2000": {"training.batcher.size": 2000},
     "batch250": {"training.batcher.size": 250},
     "seq16": {

@@ -20,8 +20,8 @@ from pathlib import Path
 
 import typer
 
-import components.llm  # noqa: F401  (registers the assay_ner.* tasks and models)
-from components.llm.annotate import (
+import components.teacher  # noqa: F401  (registers the assay_ner.* tasks and models)
+from components.teacher.annotate import (
     annotate,
     corpus_docs,
     load_annotator,
@@ -29,8 +29,8 @@ from components.llm.annotate import (
     summarise,
     teacher_of,
 )
-from components.llm.teacher import TeacherError
-from components.records import InputError, atomic_path, doc_to_record, write_docbin, write_jsonl
+from components.teacher.base import TeacherError
+from components.data.records import InputError, atomic_path, doc_to_record, write_docbin, write_jsonl
 
 logger = logging.getLogger("annotate")
 

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from components.chembl import (
+from components.data.chembl import (
     DEFAULT_BASE_URL,
     ChemblClient,
     ChemblError,
@@ -18,8 +18,8 @@ from components.chembl import (
     parse_assay_types,
     sample_assays,
 )
-from components.corpus import MAX_CHARS, CorpusFilter
-from components.records import InputError, write_jsonl
+from components.data.corpus import MAX_CHARS, CorpusFilter
+from components.data.records import InputError, write_jsonl
 
 logger = logging.getLogger("assay_ner")
 

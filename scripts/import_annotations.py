@@ -9,8 +9,8 @@ from typing import Annotated
 import spacy
 import typer
 
-from components.corpus import MAX_CHARS, import_annotations
-from components.records import InputError, doc_to_record, write_docbin, write_jsonl
+from components.data.corpus import MAX_CHARS, import_annotations
+from components.data.records import InputError, doc_to_record, write_docbin, write_jsonl
 
 logger = logging.getLogger("assay_ner")
 

@@ -10,8 +10,8 @@ import spacy
 import typer
 from spacy import displacy
 
-from components.display import OPTIONS
-from components.predict import read_descriptions
+from components.evaluation.display import OPTIONS
+from components.inference.predict import read_descriptions
 
 
 def main(

@@ -6,7 +6,7 @@ from pathlib import Path
 import srsly
 import typer
 
-from components.transformer import STAND_IN_WARNING, resolve_gpu, resolve_transformer
+from components.training.transformer import STAND_IN_WARNING, resolve_gpu, resolve_transformer
 
 logger = logging.getLogger("assay_ner")
 
@@ -36,9 +36,9 @@ def main(
         "paths.train": str(train),
         "paths.dev": str(dev),
         "system.seed": seed,
-        "components.transformer.model.name": choice.name,
+        "components.training.transformer.model.name": choice.name,
         # fp16 activations only pay off (and only work) on a GPU.
-        "components.transformer.model.mixed_precision": gpu >= 0,
+        "components.training.transformer.model.mixed_precision": gpu >= 0,
     }
     if max_steps:
         overrides["training.max_steps"] = max_steps

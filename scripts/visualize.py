@@ -10,7 +10,7 @@ from pathlib import Path
 import spacy
 import typer
 
-from components.display import write_pages
+from components.evaluation.display import write_pages
 
 
 def main(

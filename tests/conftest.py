@@ -18,7 +18,7 @@ def handchecked_split(tmp_path):
     training runs: `handchecked_split(n_train, n_dev)` -> (train path, dev path)."""
     import spacy
 
-    from components.records import read_jsonl, record_to_doc, write_docbin
+    from components.data.records import read_jsonl, record_to_doc, write_docbin
 
     def split(n_train: int, n_dev: int) -> tuple[Path, Path]:
         nlp = spacy.blank("en")

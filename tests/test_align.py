@@ -1,9 +1,9 @@
-"""components.align on the strings LLM answers give for assay descriptions."""
+"""components.data.align on the strings LLM answers give for assay descriptions."""
 
 import pytest
 import spacy
 
-from components.align import align_mentions
+from components.data.align import align_mentions
 
 
 @pytest.fixture(scope="module")

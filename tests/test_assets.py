@@ -1,7 +1,7 @@
 """The bundled data: the sample corpus, the hand-checked evaluation set and the few-shot examples.
 
 Sizes, unique ids and texts, no text shared between the sets (nor with the guideline table's
-examples), hand-checked spans that load through components.records on spaCy's tokenizer and mark
+examples), hand-checked spans that load through components.data.records on spaCy's tokenizer and mark
 every occurrence, a label mix with negatives and substrates, few-shot strings that occur in
 their text and align to tokens without snapping.
 """
@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 import spacy
 
-from components.align import align_mentions, find_occurrences
-from components.corpus import normalise_text, read_answer_records
-from components.guidelines import read_examples
-from components.labels import ANSWER_KEYS, LABELS, SUBSTRATE, TARGET
-from components.records import read_jsonl, record_to_doc
+from components.data.align import align_mentions, find_occurrences
+from components.data.corpus import normalise_text, read_answer_records
+from components.evaluation.guidelines import read_examples
+from components.pipeline.labels import ANSWER_KEYS, LABELS, SUBSTRATE, TARGET
+from components.data.records import read_jsonl, record_to_doc
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "assets"

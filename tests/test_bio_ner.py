@@ -8,7 +8,7 @@ from spacy.training import Example
 from thinc.api import Adam, fix_random_seed
 
 import components  # noqa: F401  registers bio_ner
-from components.bio_ner import allowed_transitions, biluo_to_bio, bio_tags, tags_to_spans, viterbi
+from components.pipeline.bio_ner import allowed_transitions, biluo_to_bio, bio_tags, tags_to_spans, viterbi
 
 TAGS = bio_tags(["SUBSTRATE", "TARGET"])  # O, B-SUBSTRATE, I-SUBSTRATE, B-TARGET, I-TARGET
 

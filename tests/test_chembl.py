@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 import typer
 
-from components.chembl import ChemblClient, ChemblError, SqliteSource, WebSource, sample_assays
-from components.corpus import CorpusFilter, normalise_text
+from components.data.chembl import ChemblClient, ChemblError, SqliteSource, WebSource, sample_assays
+from components.data.corpus import CorpusFilter, normalise_text
 from scripts.fetch_chembl import SourceName
 from scripts.fetch_chembl import main as fetch_main
 

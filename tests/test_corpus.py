@@ -9,8 +9,8 @@ import pytest
 import spacy
 import typer
 
-from components.corpus import load_corpus, normalise_text, read_answer_records
-from components.records import InputError, read_docbin
+from components.data.corpus import load_corpus, normalise_text, read_answer_records
+from components.data.records import InputError, read_docbin
 from scripts.convert import main as convert_main
 
 NLP = spacy.blank("en")

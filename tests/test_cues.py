@@ -2,7 +2,7 @@
 
 import pytest
 
-from components.llm.cues import apply_cues, cue_substrates
+from components.teacher.cues import apply_cues, cue_substrates
 
 USING = "using X as substrate"
 DISPLACED = "displacement of [isotope]X from"

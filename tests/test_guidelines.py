@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from components.guidelines import read_examples
-from components.records import InputError
+from components.evaluation.guidelines import read_examples
+from components.data.records import InputError
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -10,8 +10,8 @@ import pytest
 import spacy
 import typer
 
-from components.corpus import import_annotations
-from components.records import InputError, read_docbin
+from components.data.corpus import import_annotations
+from components.data.records import InputError, read_docbin
 from scripts.import_annotations import main as import_main
 
 NLP = spacy.blank("en")

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-import components.llm  # noqa: F401
-from components.llm.annotate import annotate, load_annotator
-from components.llm.hf_chat import HFChatTeacher
-from components.llm.llamacpp import find_gguf
+import components.teacher  # noqa: F401
+from components.teacher.annotate import annotate, load_annotator
+from components.teacher.hf_chat import HFChatTeacher
+from components.teacher.llamacpp import find_gguf
 from tests.test_llm_openai import CONFIG
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,13 +5,13 @@ import importlib.util
 import pytest
 import spacy
 
-import components.llm  # noqa: F401
-from components.llm.annotate import annotate, corpus_docs, load_annotator
-from components.llm.cache import CACHE_FILE
-from components.llm.grammar import answer_grammar, candidate_strings
-from components.llm.llamacpp import find_gguf
-from components.llm.task import parse_compact
-from components.llm.teacher import TeacherError
+import components.teacher  # noqa: F401
+from components.teacher.annotate import annotate, corpus_docs, load_annotator
+from components.teacher.cache import CACHE_FILE
+from components.teacher.grammar import answer_grammar, candidate_strings
+from components.teacher.llamacpp import find_gguf
+from components.teacher.task import parse_compact
+from components.teacher.base import TeacherError
 from tests.test_llm_openai import CONFIG, ROOT, write_corpus
 
 pytestmark = pytest.mark.skipif(

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from spacy.tokens import DocBin
 
-import components.llm  # noqa: F401
-from components.llm.annotate import annotate, corpus_docs, load_annotator
-from components.llm.cache import CACHE_FILE
-from components.llm.teacher import TeacherError
+import components.teacher  # noqa: F401
+from components.teacher.annotate import annotate, corpus_docs, load_annotator
+from components.teacher.cache import CACHE_FILE
+from components.teacher.base import TeacherError
 from tests.llm_double import ChatCompletionsDouble, last_user_text
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import spacy
 
-from components.transformer import resolve_gpu
+from components.training.transformer import resolve_gpu
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import spacy
 
-from components.transformer import BIOLINKBERT, minilm_path, resolve_transformer
+from components.training.transformer import BIOLINKBERT, minilm_path, resolve_transformer
 from tests.hub_double import HubDouble
 
 ROOT = Path(__file__).resolve().parent.parent

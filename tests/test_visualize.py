@@ -14,9 +14,9 @@ import spacy
 from test_answer import gold_doc
 from test_predict import save_tiny_pipeline
 
-from components.display import render_comparison, sample
-from components.labels import COLORS
-from components.records import write_docbin
+from components.evaluation.display import render_comparison, sample
+from components.pipeline.labels import COLORS
+from components.data.records import write_docbin
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")

@@ -17,12 +17,12 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from tqdm import tqdm
 
-from ..corpus import load_corpus
-from ..labels import LABELS
-from ..metrics import score_entities
-from ..records import InputError, read_jsonl, record_to_doc
-from .task import HALLUCINATED, UNPARSEABLE
-from .teacher import Teacher
+from components.data.corpus import load_corpus
+from components.pipeline.labels import LABELS
+from components.evaluation.metrics import score_entities
+from components.data.records import InputError, read_jsonl, record_to_doc
+from components.teacher.task import HALLUCINATED, UNPARSEABLE
+from components.teacher.base import Teacher
 
 logger = logging.getLogger(__name__)
 

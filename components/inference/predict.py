@@ -19,9 +19,8 @@ from spacy.tokens import DocBin
 from thinc.api import CupyOps, get_current_ops
 from tqdm import tqdm
 
-from . import answer  # noqa: F401  (registers the assay_answer factory that trained pipelines name)
-from .answer import answer_strings
-from .records import InputError, doc_to_record, write_jsonl
+from components.pipeline.labels import answer_strings
+from components.data.records import InputError, doc_to_record, write_jsonl
 
 logger = logging.getLogger(__name__)
 

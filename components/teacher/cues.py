@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 
-from ..labels import SUBSTRATE, TARGET
+from components.pipeline.labels import SUBSTRATE, TARGET
 
 # A name list holds none of these words: "using X in the presence of Y as substrate" is no cue for X.
 _NAMES = r"(?P<names>(?:(?!\b(?:in|with|by|at|for|from|after|of|to)\b)[^;])+?)"

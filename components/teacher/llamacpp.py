@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 from spacy_llm.registry import registry
 
-from .teacher import SMALL_TEACHER_WARNING, Answer, Teacher
+from components.teacher.base import SMALL_TEACHER_WARNING, Answer, Teacher
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ import json
 
 from spacy.tokens import Doc
 
-from ..labels import ANSWER_KEYS, LABELS
+from components.pipeline.labels import ANSWER_KEYS, LABELS
 
 # Punctuation a name may start or end with ("[3H]NMS" is tokenised "[" + "3H]NMS").
 _OPENERS = {"(", "["}

@@ -8,8 +8,6 @@ The transformer's weights arrive in its `from_disk`, after every component has b
 quantisation cannot happen in the factory: this component does it in its own `from_disk`, which
 spaCy calls after the transformer's because it comes later in the pipeline. bench/RESULTS.md
 records the speed-up and what it costs in F1.
-
-Like answer.py, this module imports nothing from the project: it ships inside en_assay_ner.
 """
 
 from __future__ import annotations
@@ -57,10 +55,6 @@ class Int8Quantizer:
         return b""
 
 
+@Language.factory("int8", default_config={"enabled": False, "transformer": "transformer"})
 def make_int8(nlp: Language, name: str, enabled: bool, transformer: str):
     return Int8Quantizer(nlp, name, enabled, transformer)
-
-
-# The project's copy and the packaged one may meet in one process; register once.
-if not Language.has_factory("int8"):
-    Language.factory("int8", default_config={"enabled": False, "transformer": "transformer"}, func=make_int8)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from spacy_llm.registry import registry
 
-from .teacher import Answer, Teacher
+from components.teacher.base import Answer, Teacher
 
 logger = logging.getLogger(__name__)
 

@@ -18,11 +18,18 @@ from pathlib import Path
 from spacy.tokens import Doc, DocBin
 from spacy.vocab import Vocab
 
-from .labels import LABELS
+from components.pipeline.labels import LABELS
 
 
 class InputError(ValueError):
     """Bad input data; the message names the file and line."""
+
+
+def check_labels(labels: Iterable[str], where: str) -> None:
+    """Refuse labels outside the label set, naming where they came from."""
+    unknown = sorted(set(labels) - set(LABELS))
+    if unknown:
+        raise InputError(f"{where}: unknown label(s) {unknown}; expected one of {list(LABELS)}")
 
 
 def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
@@ -81,7 +88,7 @@ def read_docbin(path: str | Path, vocab: Vocab) -> list[Doc]:
 def record_to_doc(nlp, record: dict, where: str) -> Doc:
     """Make a Doc with entities from a span record. `where` ("file:line") prefixes every error.
 
-    Spans must fall on token boundaries of `nlp`'s tokenizer; use components.align to snap
+    Spans must fall on token boundaries of `nlp`'s tokenizer; use components.data.align to snap
     strings first where they may not.
     """
     text = record.get("text")

@@ -8,7 +8,9 @@ transformer no gradient at first and learned far more slowly here. Tags are deco
 over the allowed transitions (see `allowed_transitions`), so per-token guesses always make
 well-formed spans.
 
-This module imports nothing from the project: `spacy package --code` ships it on its own.
+Every entity gets a confidence (`ent._.confidence`, see `span_confidence`): the probability the
+tag softmax gives its decoded tags, kept with the spans in the scored span group
+`doc.spans["bio_ner"]` (`.attrs["scores"]`), so it survives `Doc.to_bytes` and `n_process > 1`.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable, Iterable
 import numpy
 from spacy.language import Language
 from spacy.pipeline import TrainablePipe
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, SpanGroup
 from spacy.training import Example, validate_examples, validate_get_examples
 from spacy.util import registry
 from thinc.api import (
@@ -93,6 +95,27 @@ def tags_to_spans(doc: Doc, tags: list[str]) -> list[Span]:
     return spans
 
 
+def span_confidence(probs: numpy.ndarray, tag_ids: list[int], start: int, end: int, outside: list[int]) -> float:
+    """P(the span's decoded tags) x P(the next token does not continue it), from per-token tag
+    probabilities (tokens x tags). `outside` are the tags that may follow the span's end."""
+    confidence = float(numpy.prod(probs[numpy.arange(start, end), tag_ids[start:end]]))
+    if end < len(probs):
+        confidence *= float(probs[end, outside].sum())
+    return confidence
+
+
+def _confidence_getter(span: Span) -> float | None:
+    """The entity's confidence from the doc's scored span group; None for a span bio_ner did not make."""
+    for group in span.doc.spans.values():
+        scores = group.attrs.get("scores") if group.attrs.get("scorer") == "bio_ner" else None
+        if scores is None:
+            continue
+        for scored, score in zip(group, scores, strict=True):
+            if (scored.start, scored.end, scored.label) == (span.start, span.end, span.label):
+                return score
+    return None
+
+
 @registry.architectures("assay_ner.BioTagger.v1")
 def build_bio_tagger(tok2vec: Model, nO: int | None = None) -> Model:
     """A softmax over BIO tags on each token's vector. Unlike spacy.Tagger.v2's zero-initialised
@@ -142,11 +165,19 @@ class BioNer(TrainablePipe):
     def set_annotations(self, docs: Iterable[Doc], scores: list[numpy.ndarray]) -> None:
         tags = self.tags
         allowed = allowed_transitions(tags)
-        for doc, doc_scores in zip(docs, scores, strict=True):
-            if not len(doc):
-                continue
-            best = viterbi(numpy.log(numpy.maximum(doc_scores, 1e-12)), allowed)
-            doc.ents = tags_to_spans(doc, [tags[i] for i in best])
+        for doc, probs in zip(docs, scores, strict=True):
+            spans: list[Span] = []
+            confidences: list[float] = []
+            if len(doc):
+                best = viterbi(numpy.log(numpy.maximum(probs, 1e-12)), allowed)
+                spans = tags_to_spans(doc, [tags[i] for i in best])
+                for span in spans:
+                    outside = [j for j, tag in enumerate(tags) if tag != f"I-{span.label_}"]
+                    confidences.append(span_confidence(probs, best, span.start, span.end, outside))
+            doc.ents = spans
+            doc.spans[self.name] = SpanGroup(
+                doc, name=self.name, spans=spans, attrs={"scorer": "bio_ner", "scores": confidences}
+            )
 
     def get_loss(self, examples: Iterable[Example], scores) -> tuple[float, list]:
         truths = [[biluo_to_bio(tag) for tag in eg.get_aligned_ner()] for eg in examples]
@@ -173,17 +204,13 @@ class BioNer(TrainablePipe):
         return losses
 
 
+@Language.factory(
+    "bio_ner",
+    assigns=["doc.ents", "doc.spans"],
+    default_config={"scorer": {"@scorers": "spacy.ner_scorer.v1"}},
+    default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
+)
 def make_bio_ner(nlp: Language, name: str, model: Model, scorer: Callable | None) -> BioNer:
+    # Bound each time a pipeline is built; the getter only reads doc.spans.
+    Span.set_extension("confidence", getter=_confidence_getter, force=True)
     return BioNer(nlp.vocab, model, name, scorer=scorer)
-
-
-# The project's copy and the one inside en_assay_ner can both be imported in one process (see
-# answer.py); spaCy refuses a second factory registration from another file.
-if not Language.has_factory("bio_ner"):
-    Language.factory(
-        "bio_ner",
-        assigns=["doc.ents"],
-        default_config={"scorer": {"@scorers": "spacy.ner_scorer.v1"}},
-        default_score_weights={"ents_f": 1.0, "ents_p": 0.0, "ents_r": 0.0, "ents_per_type": None},
-        func=make_bio_ner,
-    )

@@ -4,7 +4,7 @@
 with few-shot examples as chat turns and, for small local models, a per-document grammar that
 allows only the document's own substrings. `assay_ner.NERv3.v1` sends spacy-llm's own
 `spacy.NER.v3` prompt (our label definitions and examples) and reads its chain-of-thought lines.
-Both align the strings with components.align and record in `doc.user_data["meta"]` the raw
+Both align the strings with components.data.align and record in `doc.user_data["meta"]` the raw
 answer, flags ("unparseable", "hallucinated"), alignment notes and unaligned strings; a bad
 answer flags its document and the run goes on.
 """
@@ -23,11 +23,11 @@ from spacy.tokens import Doc
 from spacy_llm.registry import registry
 from spacy_llm.tasks.span.examples import SpanReason
 
-from ..align import align_mentions
-from ..corpus import read_answer_records
-from ..labels import ANSWER_KEYS, DEFINITIONS, LABELS, SUBSTRATE, TARGET
-from .cues import apply_cues
-from .grammar import answer_grammar, candidate_strings
+from components.data.align import align_mentions
+from components.data.corpus import read_answer_records
+from components.pipeline.labels import ANSWER_KEYS, DEFINITIONS, LABELS, SUBSTRATE, TARGET
+from components.teacher.cues import apply_cues
+from components.teacher.grammar import answer_grammar, candidate_strings
 
 UNPARSEABLE = "unparseable"
 HALLUCINATED = "hallucinated"
@@ -226,7 +226,7 @@ def compact_ner(
 ) -> CompactNERTask:
     """Short JSON answers for small models. `constrain` adds a per-document grammar (honoured by
     llama.cpp, and by servers that take one) allowing only the document's token n-grams;
-    `guideline_cues` applies the guideline's rules to each answer (components.llm.cues)."""
+    `guideline_cues` applies the guideline's rules to each answer (components.teacher.cues)."""
     return CompactNERTask(read_answer_records(examples_path), constrain, max_candidate_tokens, guideline_cues)
 
 

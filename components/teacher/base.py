@@ -18,7 +18,7 @@ from pathlib import Path
 # spacy-llm's type check reads typing.Iterable (its `_name`), which collections.abc generics lack.
 from typing import Any, Iterable  # noqa: UP035
 
-from .cache import AnswerCache, prompt_key
+from components.teacher.cache import AnswerCache, prompt_key
 
 logger = logging.getLogger(__name__)
 

@@ -25,7 +25,7 @@ import certifi
 import httpx
 from spacy_llm.registry import registry
 
-from .teacher import Answer, Teacher, TeacherError
+from components.teacher.base import Answer, Teacher, TeacherError
 
 logger = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from collections.abc import Iterable
 
 from spacy.tokens import Doc
 
-from .labels import LABELS
+from components.pipeline.labels import LABELS
 
 ALL_LABELS = "all"  # answer_acc key: every label's answer right in the same document
 

@@ -1,6 +1,6 @@
 """Evaluate the trained pipeline: student vs teacher, student vs truth, teacher vs truth, other systems.
 
-Every comparison is scored with components.metrics.score_entities (seqeval-style entity P/R/F1 and
+Every comparison is scored with components.evaluation.metrics.score_entities (seqeval-style entity P/R/F1 and
 token accuracy, the figures of the seed's table) and broken down into error kinds per label, each
 with a few examples, so the Markdown page shows what goes wrong and not only how often.
 """
@@ -16,11 +16,11 @@ from pathlib import Path
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from .answer import answer_strings
-from .guidelines import read_examples
-from .labels import ANSWER_KEYS, LABELS
-from .metrics import ALL_LABELS, score_entities
-from .records import InputError, read_docbin, read_jsonl, record_to_doc
+from components.pipeline.labels import answer_strings
+from components.evaluation.guidelines import read_examples
+from components.pipeline.labels import ANSWER_KEYS, LABELS
+from components.evaluation.metrics import ALL_LABELS, score_entities
+from components.data.records import InputError, read_docbin, read_jsonl, record_to_doc
 
 logger = logging.getLogger(__name__)
 

@@ -25,8 +25,8 @@ from typing import Protocol
 import httpx
 from tqdm import tqdm
 
-from .corpus import CorpusFilter, read_corpus
-from .records import atomic_path
+from components.data.corpus import CorpusFilter, read_corpus
+from components.data.records import atomic_path
 
 logger = logging.getLogger(__name__)
 

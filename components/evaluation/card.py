@@ -11,11 +11,11 @@ from pathlib import Path
 
 import typer
 
-from components.evaluation import guideline_table, score_table
-from components.labels import COLORS, DEFINITIONS, LABELS
-from components.llm.teacher import SMALL_TEACHER_WARNING
-from components.records import atomic_path
-from components.transformer import STAND_IN_WARNING, resolve_transformer
+from components.evaluation.report import guideline_table, score_table
+from components.pipeline.labels import COLORS, DEFINITIONS, LABELS
+from components.teacher.base import SMALL_TEACHER_WARNING
+from components.data.records import atomic_path
+from components.training.transformer import STAND_IN_WARNING, resolve_transformer
 
 DESCRIPTION = (
     "Finds the TARGET (the protein, enzyme, receptor, ion channel, transporter, complex or nucleic acid "

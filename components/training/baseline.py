@@ -14,10 +14,10 @@ from pathlib import Path
 import typer
 from spacy.tokens import Span
 
-from components.bio_ner import bio_tags
-from components.labels import LABELS
-from components.records import read_docbin, write_docbin
-from components.transformer import resolve_gpu, resolve_transformer
+from components.pipeline.bio_ner import bio_tags
+from components.pipeline.labels import LABELS
+from components.data.records import read_docbin, write_docbin
+from components.training.transformer import resolve_gpu, resolve_transformer
 
 logger = logging.getLogger("assay_ner")
 

@@ -21,9 +21,9 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
-from .align import align_mentions
-from .labels import ANSWER_KEYS, LABELS, SUBSTRATE, TARGET, check_labels
-from .records import InputError, read_jsonl, record_to_doc
+from components.data.align import align_mentions
+from components.data.records import InputError, check_labels, read_jsonl, record_to_doc
+from components.pipeline.labels import ANSWER_KEYS, LABELS, SUBSTRATE, TARGET
 
 logger = logging.getLogger(__name__)
 
@@ -144,10 +144,7 @@ def _character_spans(obj: dict, where: str) -> list[tuple[int, int, str]]:
             f"{where}: spans must be {{start, end, label}} objects or [start, end, label] lists"
         ) from None
     spans = [(_int_offset(s, where), _int_offset(e, where), label) for s, e, label in raw]
-    try:
-        check_labels([label for _, _, label in spans], where)
-    except ValueError as e:
-        raise InputError(str(e)) from None
+    check_labels([label for _, _, label in spans], where)
     return spans
 
 

@@ -15,10 +15,10 @@ from spacy import displacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from .answer import answer_strings
-from .labels import ANSWER_KEYS, COLORS, LABELS
-from .predict import read_descriptions
-from .records import atomic_path, read_docbin
+from components.pipeline.labels import answer_strings
+from components.pipeline.labels import ANSWER_KEYS, COLORS, LABELS
+from components.inference.predict import read_descriptions
+from components.data.records import atomic_path, read_docbin
 
 OPTIONS = {"ents": list(LABELS), "colors": COLORS}
 
