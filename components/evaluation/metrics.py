@@ -3,8 +3,10 @@
 seqeval's default (non-strict) mode counts an entity as correct when its label, start and end
 match; that is the same as comparing (start token, end token, label) triples, which is what we do.
 Token accuracy is the share of tokens whose BIO tag matches, as seqeval's accuracy_score.
-Answer accuracy is what the seed's users asked for: the share of documents whose doc-level answer
-(the distinct strings of a label, as `doc._.targets` / `doc._.substrates` give them) equals the truth's.
+String P/R/F1 compares the doc-level answers instead of spans: per document, the distinct
+(label, string) pairs, as `doc._.targets` / `doc._.substrates` give them, against the truth's; it is
+how a teacher's answer is judged before alignment decides where its strings sit. Answer accuracy is
+the share of documents whose answer for a label (or for all labels) equals the truth's exactly.
 """
 
 from __future__ import annotations
@@ -41,8 +43,10 @@ def _bio(doc: Doc, ents: set[tuple[int, int, str]]) -> list[str]:
 
 
 def score_entities(pairs: Iterable[tuple[Doc, Doc]]) -> dict:
-    """Score (gold, predicted) doc pairs over the same text. Returns overall and per-label P/R/F1."""
+    """Score (gold, predicted) doc pairs over the same text: entity (span) P/R/F1 overall and per
+    label, string P/R/F1 per label ("strings"), token accuracy and answer accuracy."""
     tp, n_pred, n_gold, answers_right = Counter(), Counter(), Counter(), Counter()
+    s_tp, s_pred, s_gold = Counter(), Counter(), Counter()
     tokens = correct_tokens = n_docs = 0
     for gold, pred in pairs:
         if gold.text != pred.text:
@@ -58,6 +62,9 @@ def score_entities(pairs: Iterable[tuple[Doc, Doc]]) -> dict:
         gold_answer, pred_answer = _answer(gold.text, gold_ents), _answer(gold.text, pred_ents)
         for label in LABELS:
             answers_right[label] += gold_answer[label] == pred_answer[label]
+            s_tp[label] += len(gold_answer[label] & pred_answer[label])
+            s_gold[label] += len(gold_answer[label])
+            s_pred[label] += len(pred_answer[label])
         answers_right[ALL_LABELS] += gold_answer == pred_answer
         gold_tags, pred_tags = _bio(gold, gold_ents), _bio(gold, pred_ents)
         tokens += len(gold_tags)
@@ -73,5 +80,7 @@ def score_entities(pairs: Iterable[tuple[Doc, Doc]]) -> dict:
         "ents_f": overall["f"],
         "token_acc": correct_tokens / tokens if tokens else 0.0,
         "ents_per_type": {label: _prf(tp[label], n_pred[label], n_gold[label]) for label in labels},
+        "strings_f": _prf(sum(s_tp.values()), sum(s_pred.values()), sum(s_gold.values()))["f"],
+        "strings_per_type": {label: _prf(s_tp[label], s_pred[label], s_gold[label]) for label in LABELS},
         "answer_acc": {key: answers_right[key] / n_docs for key in (*LABELS, ALL_LABELS)},
     }
