@@ -21,6 +21,8 @@ from pathlib import Path
 import typer
 
 import components.teacher  # noqa: F401  (registers the assay_ner.* tasks and models)
+from components.data.docs import doc_to_record, write_docbin
+from components.data.records import InputError, atomic_path, write_jsonl
 from components.teacher.annotate import (
     annotate,
     corpus_docs,
@@ -30,7 +32,6 @@ from components.teacher.annotate import (
     teacher_of,
 )
 from components.teacher.base import TeacherError
-from components.data.records import InputError, atomic_path, doc_to_record, write_docbin, write_jsonl
 
 logger = logging.getLogger("annotate")
 

@@ -10,8 +10,8 @@ from typing import Annotated
 import spacy
 import typer
 
-from components.data.corpus import build_splits
-from components.data.records import InputError, atomic_path, write_docbin
+from components.data.docs import build_splits, write_docbin
+from components.data.records import InputError, atomic_path
 
 logger = logging.getLogger("assay_ner")
 HANDCHECKED = Path("assets/handchecked.jsonl")

@@ -12,8 +12,8 @@ from pathlib import Path
 import spacy
 import typer
 
-from components.evaluation.report import evaluate, render_markdown
 from components.data.records import InputError, atomic_path
+from components.evaluation.report import evaluate, render_markdown
 
 
 def _extra(value: str) -> tuple[str, Path]:

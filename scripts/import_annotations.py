@@ -9,8 +9,10 @@ from typing import Annotated
 import spacy
 import typer
 
-from components.data.corpus import MAX_CHARS, import_annotations
-from components.data.records import InputError, doc_to_record, write_docbin, write_jsonl
+from components.data.corpus import MAX_CHARS
+from components.data.docs import doc_to_record, write_docbin
+from components.data.importing import import_annotations
+from components.data.records import InputError, write_jsonl
 
 logger = logging.getLogger("assay_ner")
 

@@ -9,8 +9,8 @@ from pathlib import Path
 import spacy
 import typer
 
-from components.inference.predict import predict_file
 from components.data.records import InputError
+from components.inference.predict import predict_file
 
 
 def main(

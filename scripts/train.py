@@ -6,7 +6,8 @@ from pathlib import Path
 import srsly
 import typer
 
-from components.training.transformer import STAND_IN_WARNING, resolve_gpu, resolve_transformer
+from components.inference.load import resolve_gpu
+from components.training.transformer import STAND_IN_WARNING, resolve_transformer
 
 logger = logging.getLogger("assay_ner")
 

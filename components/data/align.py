@@ -67,6 +67,25 @@ def find_occurrences(text: str, mention: str) -> tuple[list[tuple[int, int]], st
     return [], "none"
 
 
+def snap_to_tokens(doc: Doc, start: int, end: int, label: str) -> tuple[Span | None, str | None]:
+    """The token span covering characters [start:end), and a note if its edges had to move."""
+    span = doc.char_span(start, end, label=label, alignment_mode="expand")
+    if span is None or (span.start_char, span.end_char) == (start, end):
+        return span, None
+    note = (
+        f"snapped {label} {doc.text[start:end]!r} [{start}:{end}] to token boundaries "
+        f"{span.text!r} [{span.start_char}:{span.end_char}]"
+    )
+    return span, note
+
+
+def drop_overlaps(spans: list[Span]) -> tuple[list[Span], list[str]]:
+    """The longest of overlapping spans (spaCy's filter_spans), and a note for each one dropped."""
+    kept = filter_spans(spans)
+    kept_set = set(kept)
+    return kept, [f"dropped overlapping {s.label_} {s.text!r}" for s in spans if s not in kept_set]
+
+
 def align_mentions(doc: Doc, mentions: list[tuple[str, str]]) -> Alignment:
     """Turn (label, string) pairs into non-overlapping token spans on `doc`.
 
@@ -82,15 +101,12 @@ def align_mentions(doc: Doc, mentions: list[tuple[str, str]]) -> Alignment:
             result.unaligned.append({"label": label, "text": mention})
             continue
         for start, end in occurrences:
-            span = doc.char_span(start, end, label=label, alignment_mode="expand")
+            span, snapped = snap_to_tokens(doc, start, end, label)
             if span is None:
                 result.unaligned.append({"label": label, "text": mention})
                 continue
-            if (span.start_char, span.end_char) != (start, end):
-                result.notes.append(
-                    f"snapped {label} {doc.text[start:end]!r} [{start}:{end}] to token boundaries "
-                    f"{span.text!r} [{span.start_char}:{span.end_char}]"
-                )
+            if snapped:
+                result.notes.append(snapped)
             elif how != "exact":
                 result.notes.append(f"{label} {mention!r} matched {span.text!r} ({how})")
             key = (span.start, span.end)
@@ -102,8 +118,6 @@ def align_mentions(doc: Doc, mentions: list[tuple[str, str]]) -> Alignment:
                 continue
             seen[key] = label
             candidates.append(span)
-    result.spans = filter_spans(candidates)
-    kept = set(result.spans)
-    for span in (s for s in candidates if s not in kept):
-        result.notes.append(f"dropped overlapping {span.label_} {span.text!r}")
+    result.spans, dropped = drop_overlaps(candidates)
+    result.notes += dropped
     return result

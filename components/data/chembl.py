@@ -46,7 +46,7 @@ class Source(Protocol):
     def count(self) -> int: ...
 
     def page(self, offset: int) -> list[tuple[str, dict]]:
-        """("where", {"assay_chembl_id", "assay_type", "text"}) for the records from `offset`."""
+        """("where", corpus record) for the records from `offset`."""
         ...
 
 
@@ -129,7 +129,9 @@ class ChemblClient:
 
 
 def _assay_record(row: dict) -> dict:
+    # The web services give CHEMBL ids only; the numeric assay_id is the SQLite dump's.
     return {
+        "assay_id": None,
         "assay_chembl_id": row["assay_chembl_id"],
         "assay_type": row.get("assay_type"),
         "text": row.get("description") or "",
@@ -212,13 +214,16 @@ class SqliteSource:
 
     def page(self, offset: int) -> list[tuple[str, dict]]:
         rows = self.db.execute(
-            f"SELECT chembl_id, assay_type, description FROM assays {self.where} "
+            f"SELECT assay_id, chembl_id, assay_type, description FROM assays {self.where} "
             "ORDER BY assay_id LIMIT ? OFFSET ?",
             [*self.args, self.page_size, offset],
         )
         return [
-            (f"{self.path} {aid}", {"assay_chembl_id": aid, "assay_type": atype, "text": text or ""})
-            for aid, atype, text in rows
+            (
+                f"{self.path} assay_id {aid}",
+                {"assay_id": aid, "assay_chembl_id": cid, "assay_type": atype, "text": text or ""},
+            )
+            for aid, cid, atype, text in rows
         ]
 
 

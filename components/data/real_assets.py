@@ -30,7 +30,7 @@ def read_labelled(path: str | Path) -> list[dict]:
     for line_no, obj in read_jsonl(path):
         where = f"{path}:{line_no}"
         text, spans = obj.get("text"), obj.get("spans")
-        if not isinstance(obj.get("assay_id"), int) or not isinstance(text, str) or not isinstance(spans, list):
+        if not (isinstance(obj.get("assay_id"), int) and isinstance(text, str) and isinstance(spans, list)):
             raise InputError(f"{where}: needs an integer 'assay_id', a 'text' and a 'spans' list")
         for span in spans:
             if text[span["start"] : span["end"]] != span.get("text", text[span["start"] : span["end"]]):

@@ -1,24 +1,24 @@
-"""JSONL records <-> spaCy Docs, with errors that name the file and line, and atomic writes.
+"""Reading and writing the project's files: errors that name the file and line, atomic writes.
 
-A span record is `{"text": str, "spans": [{"start", "end", "label"}], "meta": {...}}`: the
-format that annotate writes, that import reads (Prodigy/doccano style) and that the
-hand-checked set ships in. The meta dict travels with the Doc as `doc.user_data["meta"]`,
-which DocBin keeps (store_user_data=True).
+JSONL is read strictly (`read_jsonl`: the first malformed line raises) for the project's own
+files, and row by row with a `report` callback (`read_rows`: a bad row is reported and skipped)
+for the tables and JSONL files users bring: .jsonl, .csv, .tsv, .parquet or .txt (one text a
+line). Nothing here imports spaCy: the Doc side is components.data.docs.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from spacy.tokens import Doc, DocBin
-from spacy.vocab import Vocab
-
 from components.pipeline.labels import LABELS
+
+ROW_SUFFIXES = (".jsonl", ".csv", ".tsv", ".parquet", ".txt")
 
 
 class InputError(ValueError):
@@ -32,20 +32,84 @@ def check_labels(labels: Iterable[str], where: str) -> None:
         raise InputError(f"{where}: unknown label(s) {unknown}; expected one of {list(LABELS)}")
 
 
-def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
-    """Yield (line number, object) for each non-blank line; stop at the first malformed one."""
-    path = Path(path)
+def _raise(problem: str) -> None:
+    raise InputError(problem)
+
+
+def _jsonl_rows(path: Path, report: Callable[[str], None]) -> Iterator[tuple[str, dict]]:
     with path.open(encoding="utf8") as f:
         for line_no, line in enumerate(f, start=1):
             if not line.strip():
                 continue
+            where = f"{path}:{line_no}"
             try:
                 obj = json.loads(line)
             except json.JSONDecodeError as e:
-                raise InputError(f"{path}:{line_no}: malformed JSON ({e.msg})") from None
+                report(f"{where}: malformed JSON ({e.msg})")
+                continue
             if not isinstance(obj, dict):
-                raise InputError(f"{path}:{line_no}: expected a JSON object, got {type(obj).__name__}")
-            yield line_no, obj
+                report(f"{where}: expected a JSON object, got {type(obj).__name__}")
+                continue
+            yield where, obj
+
+
+def _table_rows(path: Path, delimiter: str, report: Callable[[str], None]) -> Iterator[tuple[str, dict]]:
+    with path.open(encoding="utf8", newline="") as f:
+        reader = csv.DictReader(f, delimiter=delimiter)
+        if not reader.fieldnames:
+            raise InputError(f"{path}:1: no header row")
+        first_line = 2
+        for row in reader:
+            # A quoted cell may span lines: name the row by the line it starts on.
+            where, first_line = f"{path}:{first_line}", reader.line_num + 1
+            if None in row:
+                report(f"{where}: {len(row[None])} more cell(s) than the header has")
+                continue
+            yield where, row
+
+
+def _parquet_rows(path: Path) -> Iterator[tuple[str, dict]]:
+    import pyarrow.parquet as pq
+
+    row_no = 0
+    for batch in pq.ParquetFile(path).iter_batches():
+        for row in batch.to_pylist():
+            row_no += 1
+            yield f"{path}:row {row_no}", row
+
+
+def _text_rows(path: Path) -> Iterator[tuple[str, dict]]:
+    with path.open(encoding="utf8") as f:
+        for line_no, line in enumerate(f, start=1):
+            if line.strip():
+                yield f"{path}:{line_no}", {"text": line.rstrip("\n")}
+
+
+def read_rows(path: str | Path, report: Callable[[str], None] | None = None) -> Iterator[tuple[str, dict]]:
+    """Yield ("file:line", row) for each row of a .jsonl, .csv, .tsv, .parquet or .txt file.
+
+    A malformed row goes to `report` ("file:line: why") and is skipped; without `report` it raises
+    InputError. A file that cannot be read at all (unknown suffix, no header) always raises.
+    """
+    path = Path(path)
+    report = report or _raise
+    suffix = path.suffix.lower()
+    if suffix == ".jsonl":
+        yield from _jsonl_rows(path, report)
+    elif suffix in (".csv", ".tsv"):
+        yield from _table_rows(path, "," if suffix == ".csv" else "\t", report)
+    elif suffix == ".parquet":
+        yield from _parquet_rows(path)
+    elif suffix == ".txt":
+        yield from _text_rows(path)
+    else:
+        raise InputError(f"{path}: unknown format {suffix!r}; expected one of {list(ROW_SUFFIXES)}")
+
+
+def read_jsonl(path: str | Path) -> Iterator[tuple[int, dict]]:
+    """Yield (line number, object) for each non-blank line; the first malformed line raises."""
+    for where, obj in _jsonl_rows(Path(path), _raise):
+        yield int(where.rsplit(":", 1)[1]), obj
 
 
 @contextmanager
@@ -72,55 +136,11 @@ def write_jsonl(path: str | Path, records: Iterable[dict]) -> int:
     return n
 
 
-def write_docbin(path: str | Path, docs: Iterable[Doc]) -> int:
-    db = DocBin(store_user_data=True)
-    for doc in docs:
-        db.add(doc)
+def write_json(path: str | Path, obj) -> None:
     with atomic_path(path) as tmp:
-        db.to_disk(tmp)
-    return len(db)
+        tmp.write_text(json.dumps(obj, indent=2, ensure_ascii=False) + "\n", encoding="utf8")
 
 
-def read_docbin(path: str | Path, vocab: Vocab) -> list[Doc]:
-    return list(DocBin().from_disk(path).get_docs(vocab))
-
-
-def record_to_doc(nlp, record: dict, where: str) -> Doc:
-    """Make a Doc with entities from a span record. `where` ("file:line") prefixes every error.
-
-    Spans must fall on token boundaries of `nlp`'s tokenizer; use components.data.align to snap
-    strings first where they may not.
-    """
-    text = record.get("text")
-    if not isinstance(text, str) or not text.strip():
-        raise InputError(f"{where}: missing or empty 'text'")
-    doc = nlp.make_doc(text)
-    ents = []
-    for span in record.get("spans") or []:
-        try:
-            start, end, label = int(span["start"]), int(span["end"]), str(span["label"])
-        except (KeyError, TypeError, ValueError):
-            raise InputError(f"{where}: a span needs integer 'start', 'end' and a 'label': {span}") from None
-        if label not in LABELS:
-            raise InputError(f"{where}: unknown label {label!r}; expected one of {list(LABELS)}")
-        ent = doc.char_span(start, end, label=label)
-        if ent is None:
-            raise InputError(f"{where}: span [{start}:{end}] {text[start:end]!r} is not on token boundaries")
-        ents.append(ent)
-    try:
-        doc.ents = ents
-    except ValueError:
-        raise InputError(f"{where}: overlapping spans {[(e.start_char, e.end_char) for e in ents]}") from None
-    doc.user_data["meta"] = dict(record.get("meta") or {})
-    return doc
-
-
-def doc_to_record(doc: Doc) -> dict:
-    return {
-        "text": doc.text,
-        "spans": [
-            {"start": e.start_char, "end": e.end_char, "label": e.label_, "text": e.text}
-            for e in doc.ents
-        ],
-        "meta": doc.user_data.get("meta", {}),
-    }
+def write_text(path: str | Path, text: str) -> None:
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf8")

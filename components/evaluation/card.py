@@ -11,10 +11,10 @@ from pathlib import Path
 
 import typer
 
+from components.data.records import atomic_path
 from components.evaluation.report import guideline_table, score_table
 from components.pipeline.labels import COLORS, DEFINITIONS, LABELS
 from components.teacher.base import SMALL_TEACHER_WARNING
-from components.data.records import atomic_path
 from components.training.transformer import STAND_IN_WARNING, resolve_transformer
 
 DESCRIPTION = (

@@ -15,10 +15,10 @@ from spacy import displacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from components.pipeline.labels import answer_strings
-from components.pipeline.labels import ANSWER_KEYS, COLORS, LABELS
+from components.data.docs import read_docbin
+from components.data.records import atomic_path
 from components.inference.predict import read_descriptions
-from components.data.records import atomic_path, read_docbin
+from components.pipeline.labels import ANSWER_KEYS, COLORS, LABELS, answer_strings
 
 OPTIONS = {"ents": list(LABELS), "colors": COLORS}
 

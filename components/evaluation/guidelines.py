@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from components.pipeline.labels import ANSWER_KEYS, LABELS
 from components.data.records import InputError
+from components.pipeline.labels import ANSWER_KEYS, LABELS
 
 EXAMPLES_HEADING = "## Examples"
 NONE = "(none)"

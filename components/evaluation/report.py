@@ -16,11 +16,11 @@ from pathlib import Path
 from spacy.language import Language
 from spacy.tokens import Doc
 
-from components.pipeline.labels import answer_strings
+from components.data.docs import read_docbin, record_to_doc
+from components.data.records import InputError, read_jsonl
 from components.evaluation.guidelines import read_examples
-from components.pipeline.labels import ANSWER_KEYS, LABELS
 from components.evaluation.metrics import ALL_LABELS, score_entities
-from components.data.records import InputError, read_docbin, read_jsonl, record_to_doc
+from components.pipeline.labels import ANSWER_KEYS, LABELS, answer_strings
 
 logger = logging.getLogger(__name__)
 

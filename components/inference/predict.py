@@ -6,8 +6,6 @@ broken row does not cost a long run. Output is written atomically: a crash leave
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -19,8 +17,10 @@ from spacy.tokens import DocBin
 from thinc.api import CupyOps, get_current_ops
 from tqdm import tqdm
 
+from components.data.docs import doc_to_record
+from components.data.records import read_rows, write_jsonl
+from components.inference.load import load_pipeline
 from components.pipeline.labels import answer_strings
-from components.data.records import InputError, doc_to_record, write_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -35,15 +35,8 @@ class Description:
     fields: dict = field(default_factory=dict)  # every other field, passed through to the output
 
 
-def _text_field(obj: dict) -> str | None:
-    return next((name for name in TEXT_FIELDS if name in obj), None)
-
-
-def _from_object(obj, where: str, report: Callable[[str], None]) -> Description | None:
-    if not isinstance(obj, dict):
-        report(f"{where}: expected a JSON object, got {type(obj).__name__}")
-        return None
-    name = _text_field(obj)
+def _description(obj: dict, where: str, report: Callable[[str], None]) -> Description | None:
+    name = next((name for name in TEXT_FIELDS if name in obj), None)
     text = obj.get(name) if name else None
     if not isinstance(text, str) or not text.strip():
         report(f"{where}: missing or empty {' / '.join(TEXT_FIELDS)}")
@@ -51,45 +44,7 @@ def _from_object(obj, where: str, report: Callable[[str], None]) -> Description 
     return Description(where, text, {k: v for k, v in obj.items() if k != name})
 
 
-def _read_jsonl(path: Path, report) -> Iterator[Description]:
-    with path.open(encoding="utf8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{line_no}"
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                report(f"{where}: malformed JSON ({e.msg})")
-                continue
-            if (desc := _from_object(obj, where, report)) is not None:
-                yield desc
-
-
-def _read_table(path: Path, delimiter: str, report) -> Iterator[Description]:
-    with path.open(encoding="utf8", newline="") as f:
-        reader = csv.DictReader(f, delimiter=delimiter)
-        if not reader.fieldnames or _text_field(dict.fromkeys(reader.fieldnames)) is None:
-            raise InputError(f"{path}:1: no {' or '.join(TEXT_FIELDS)} column in header {reader.fieldnames}")
-        first_line = 2
-        for row in reader:
-            # A quoted field may span lines: name the row by the line it starts on.
-            where, first_line = f"{path}:{first_line}", reader.line_num + 1
-            if None in row:
-                report(f"{where}: {len(row[None])} more field(s) than the header has")
-                continue
-            if (desc := _from_object(row, where, report)) is not None:
-                yield desc
-
-
-def _read_lines(path: Path) -> Iterator[Description]:
-    with path.open(encoding="utf8") as f:
-        for line_no, line in enumerate(f, start=1):
-            if line.strip():
-                yield Description(f"{path}:{line_no}", line.rstrip("\n"))
-
-
-def _read_docbin(path: Path) -> Iterator[Description]:
+def _docbin_descriptions(path: Path) -> Iterator[Description]:
     docs = DocBin().from_disk(path).get_docs(spacy.blank("en").vocab)
     for i, doc in enumerate(docs, start=1):
         meta = doc.user_data.get("meta")
@@ -99,30 +54,18 @@ def _read_docbin(path: Path) -> Iterator[Description]:
 def read_descriptions(
     path: str | Path, report: Callable[[str], None] = logger.warning
 ) -> Iterator[Description]:
-    """Yield the descriptions of a .jsonl, .csv, .tsv, .txt (one per line) or .spacy file.
+    """Yield the descriptions of a .jsonl, .csv, .tsv, .parquet, .txt (one per line) or .spacy file.
 
-    Bad lines go to `report` ("file:line: why") and are skipped; a file that cannot be read at all
-    (unknown suffix, no text column) raises InputError.
+    Bad rows go to `report` ("file:line: why") and are skipped; a file that cannot be read at all
+    (unknown suffix, no header) raises InputError.
     """
     path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".jsonl":
-        yield from _read_jsonl(path, report)
-    elif suffix in (".csv", ".tsv"):
-        yield from _read_table(path, "," if suffix == ".csv" else "\t", report)
-    elif suffix == ".txt":
-        yield from _read_lines(path)
-    elif suffix == ".spacy":
-        yield from _read_docbin(path)
-    else:
-        raise InputError(
-            f"{path}: unknown input format {suffix!r}; expected .jsonl, .csv, .tsv, .txt or .spacy"
-        )
-
-
-def load_pipeline(model: str | Path | Language) -> Language:
-    """A loaded pipeline, or load one from a directory or an installed package name."""
-    return model if isinstance(model, Language) else spacy.load(model)
+    if path.suffix.lower() == ".spacy":
+        yield from _docbin_descriptions(path)
+        return
+    for where, row in read_rows(path, report):
+        if (description := _description(row, where, report)) is not None:
+            yield description
 
 
 def prediction_record(doc, fields: dict) -> dict:

@@ -95,7 +95,9 @@ def tags_to_spans(doc: Doc, tags: list[str]) -> list[Span]:
     return spans
 
 
-def span_confidence(probs: numpy.ndarray, tag_ids: list[int], start: int, end: int, outside: list[int]) -> float:
+def span_confidence(
+    probs: numpy.ndarray, tag_ids: list[int], start: int, end: int, outside: list[int]
+) -> float:
     """P(the span's decoded tags) x P(the next token does not continue it), from per-token tag
     probabilities (tokens x tags). `outside` are the tags that may follow the span's end."""
     confidence = float(numpy.prod(probs[numpy.arange(start, end), tag_ids[start:end]]))

@@ -7,8 +7,10 @@ functions: importing this module registers nothing with spaCy.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
-from spacy.tokens import Doc, Span
+if TYPE_CHECKING:  # plain functions: importing this module needs no spaCy at all
+    from spacy.tokens import Doc, Span
 
 TARGET = "TARGET"
 SUBSTRATE = "SUBSTRATE"

@@ -17,12 +17,12 @@ from spacy.language import Language
 from spacy.tokens import Doc
 from tqdm import tqdm
 
-from components.data.corpus import load_corpus
-from components.pipeline.labels import LABELS
+from components.data.corpus import assay_ids, load_corpus
+from components.data.docs import read_handchecked
 from components.evaluation.metrics import score_entities
-from components.data.records import InputError, read_jsonl, record_to_doc
-from components.teacher.task import HALLUCINATED, UNPARSEABLE
+from components.pipeline.labels import LABELS
 from components.teacher.base import Teacher
+from components.teacher.task import HALLUCINATED, UNPARSEABLE
 
 logger = logging.getLogger(__name__)
 
@@ -50,15 +50,15 @@ def teacher_of(nlp: Language) -> Teacher:
 
 
 def corpus_docs(nlp: Language, path: str | Path, limit: int | None = None) -> list[Doc]:
-    """Docs of a corpus JSONL (`assay_chembl_id`, `text`), read and cleaned as the assets step reads
-    it, with the id in `doc.user_data["meta"]`."""
+    """Docs of a corpus JSONL, read and cleaned as the assets step reads it, with the record's ids
+    in `doc.user_data["meta"]`."""
     records, corpus_filter = load_corpus(path)
     if corpus_filter.skipped:
         logger.warning("%s", corpus_filter.report())
     docs = []
     for record in records[:limit]:
         doc = nlp.make_doc(record["text"])
-        doc.user_data["meta"] = {"assay_chembl_id": record["assay_chembl_id"]}
+        doc.user_data["meta"] = assay_ids(record)
         docs.append(doc)
     return docs
 
@@ -102,19 +102,11 @@ def summarise(docs: Iterable[Doc]) -> dict:
 
 
 def score_handchecked(nlp: Language, path: str | Path, limit: int | None = None) -> tuple[dict, list[Doc]]:
-    """Teacher vs truth on the hand-checked set (its first `limit` docs): scores per label and the
-    teacher's docs."""
-    gold = []
-    for line_no, record in read_jsonl(path):
-        if limit and len(gold) >= limit:
-            break
-        if (record.get("meta") or {}).get("source") != "handchecked":
-            raise InputError(f"{path}:{line_no}: not a hand-checked record (meta.source != 'handchecked')")
-        gold.append(record_to_doc(nlp, record, f"{path}:{line_no}"))
-    if not gold:
-        raise InputError(f"{path}: no hand-checked records")
+    """Teacher vs truth on the hand-checked set (its first `limit` docs, all if none): scores per
+    label and the teacher's docs."""
+    gold = read_handchecked(nlp, path)[: limit or None]
     docs = [nlp.make_doc(g.text) for g in gold]
     for doc, g in zip(docs, gold, strict=True):
-        doc.user_data["meta"] = {"assay_chembl_id": g.user_data["meta"].get("assay_chembl_id")}
+        doc.user_data["meta"] = {k: v for k, v in g.user_data["meta"].items() if k.startswith("assay_")}
     predicted, _ = annotate(nlp, docs, desc="hand-checked")
     return score_entities(zip(gold, predicted, strict=True)), predicted

@@ -12,8 +12,8 @@ from pathlib import Path
 
 from spacy_llm.registry import registry
 
-from components.teacher.cache import AnswerCache
 from components.teacher.base import Answer, Teacher, TeacherError
+from components.teacher.cache import AnswerCache
 
 
 class ReplayTeacher(Teacher):

@@ -24,7 +24,7 @@ from spacy_llm.registry import registry
 from spacy_llm.tasks.span.examples import SpanReason
 
 from components.data.align import align_mentions
-from components.data.corpus import read_answer_records
+from components.data.docs import answer_examples
 from components.pipeline.labels import ANSWER_KEYS, DEFINITIONS, LABELS, SUBSTRATE, TARGET
 from components.teacher.cues import apply_cues
 from components.teacher.grammar import answer_grammar, candidate_strings
@@ -227,10 +227,11 @@ def compact_ner(
     """Short JSON answers for small models. `constrain` adds a per-document grammar (honoured by
     llama.cpp, and by servers that take one) allowing only the document's token n-grams;
     `guideline_cues` applies the guideline's rules to each answer (components.teacher.cues)."""
-    return CompactNERTask(read_answer_records(examples_path), constrain, max_candidate_tokens, guideline_cues)
+    examples = answer_examples(spacy.blank("en"), examples_path)
+    return CompactNERTask(examples, constrain, max_candidate_tokens, guideline_cues)
 
 
 @registry.llm_tasks("assay_ner.NERv3.v1")
 def ner_v3(examples_path: str, guideline_cues: bool = False) -> NERv3Task:
     """spacy-llm's spacy.NER.v3 prompt with our label definitions and few-shot examples."""
-    return NERv3Task(read_answer_records(examples_path), guideline_cues)
+    return NERv3Task(answer_examples(spacy.blank("en"), examples_path), guideline_cues)

@@ -16,8 +16,9 @@ from spacy.tokens import Span
 
 from components.pipeline.bio_ner import bio_tags
 from components.pipeline.labels import LABELS
-from components.data.records import read_docbin, write_docbin
-from components.training.transformer import resolve_gpu, resolve_transformer
+from components.data.docs import read_docbin, write_docbin
+from components.inference.load import resolve_gpu
+from components.training.transformer import resolve_transformer
 
 logger = logging.getLogger("assay_ner")
 

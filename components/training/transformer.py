@@ -68,15 +68,3 @@ def resolve_transformer(requested: str) -> TransformerChoice:
             raise ValueError(f"transformer directory {path} has no config.json")
         return TransformerChoice(str(path.resolve()), path.name, path.resolve() == minilm_path())
     return TransformerChoice(requested, requested, False)
-
-
-def resolve_gpu(requested: str | int) -> int:
-    """`auto` -> GPU 0 when cupy sees a CUDA device, else -1 (CPU); an integer is taken as given."""
-    if str(requested) != "auto":
-        return int(requested)
-    try:
-        import cupy
-
-        return 0 if cupy.cuda.runtime.getDeviceCount() > 0 else -1
-    except Exception:  # no cupy, no driver, no device: all mean CPU
-        return -1
