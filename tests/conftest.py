@@ -1,6 +1,7 @@
 """Settings for the whole test session, made before any test module imports torch or llama.cpp."""
 
 import os
+import socket
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,19 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # llama.cpp's OpenMP threads spin while they wait, which made the embedded model 6-8x slower
 # while other tests shared the cores; OpenMP reads this once, when it is first loaded.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+
+@pytest.fixture
+def free_port():
+    """`free_port()` -> a port on 127.0.0.1 that nothing listens on (for a server a test starts,
+    or an address that must not answer)."""
+
+    def find() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    return find
 
 
 @pytest.fixture

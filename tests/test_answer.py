@@ -9,8 +9,8 @@ from spacy.tokens import Doc, DocBin
 
 import components
 from components import labels
-from components.pipeline.labels import ANSWER_KEYS, answer_strings
 from components.evaluation.guidelines import read_examples
+from components.pipeline.labels import ANSWER_KEYS, answer_strings
 
 GUIDELINES = Path(__file__).resolve().parent.parent / "ANNOTATION_GUIDELINES.md"
 # The guideline's table of examples: description, TARGET, SUBSTRATE.

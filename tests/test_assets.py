@@ -14,9 +14,9 @@ import spacy
 
 from components.data.align import align_mentions, find_occurrences
 from components.data.corpus import normalise_text, read_answer_records
+from components.data.records import read_jsonl, record_to_doc
 from components.evaluation.guidelines import read_examples
 from components.pipeline.labels import ANSWER_KEYS, LABELS, SUBSTRATE, TARGET
-from components.data.records import read_jsonl, record_to_doc
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSETS = ROOT / "assets"

@@ -2,7 +2,6 @@
 JSON over real HTTP), a ChEMBL-schema SQLite file, and the bundled-sample path of the CLI."""
 
 import json
-import socket
 import sqlite3
 import threading
 import time
@@ -178,10 +177,8 @@ def test_assay_type_filter_is_sent_and_kept(server, tmp_path):
     assert all(r.get("assay_type__in") == "B,F" for r in server.log)
 
 
-def test_unreachable_chembl_names_the_url(tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+def test_unreachable_chembl_names_the_url(tmp_path, free_port):
+    port = free_port()
     client = ChemblClient(f"http://127.0.0.1:{port}/chembl/api/data", retries=1, backoff=0.01)
     with pytest.raises(
         ChemblError, match=rf"cannot read ChEMBL at http://127\.0\.0\.1:{port}/chembl/api/data/assay"

@@ -11,9 +11,9 @@ from spacy.schemas import ModelMetaSchema, validate
 from test_answer import gold_doc
 from test_predict import save_tiny_pipeline
 
+from components.data.records import InputError, doc_to_record, write_docbin, write_jsonl
 from components.evaluation.report import evaluate, render_markdown, transformer_name
 from components.pipeline.labels import DEFINITIONS
-from components.data.records import InputError, doc_to_record, write_docbin, write_jsonl
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from components.evaluation.guidelines import read_examples
 from components.data.records import InputError
+from components.evaluation.guidelines import read_examples
 
 ROOT = Path(__file__).resolve().parent.parent
 

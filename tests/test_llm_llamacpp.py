@@ -7,11 +7,11 @@ import spacy
 
 import components.teacher  # noqa: F401
 from components.teacher.annotate import annotate, corpus_docs, load_annotator
+from components.teacher.base import TeacherError
 from components.teacher.cache import CACHE_FILE
 from components.teacher.grammar import answer_grammar, candidate_strings
 from components.teacher.llamacpp import find_gguf
 from components.teacher.task import parse_compact
-from components.teacher.base import TeacherError
 from tests.test_llm_openai import CONFIG, ROOT, write_corpus
 
 pytestmark = pytest.mark.skipif(

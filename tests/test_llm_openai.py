@@ -3,7 +3,6 @@ retries, failures that name the URL, malformed answers, the cache and resuming, 
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -14,8 +13,8 @@ from spacy.tokens import DocBin
 
 import components.teacher  # noqa: F401
 from components.teacher.annotate import annotate, corpus_docs, load_annotator
-from components.teacher.cache import CACHE_FILE
 from components.teacher.base import TeacherError
+from components.teacher.cache import CACHE_FILE
 from tests.llm_double import ChatCompletionsDouble, last_user_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,10 +127,8 @@ def test_guideline_cues_set_the_substrates_the_model_missed(tmp_path, cues):
         assert ents == [[("ATF2", "TARGET")], [("muscarinic M5 receptor", "TARGET")]]
 
 
-def test_unreachable_endpoint_fails_fast_naming_the_url(tmp_path):
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+def test_unreachable_endpoint_fails_fast_naming_the_url(tmp_path, free_port):
+    port = free_port()
     nlp = load_annotator(
         CONFIG,
         {

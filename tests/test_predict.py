@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import spacy
 
-from components.inference.predict import predict_file, read_descriptions
 from components.data.records import InputError
+from components.inference.predict import predict_file, read_descriptions
 
 ROOT = Path(__file__).resolve().parent.parent
 

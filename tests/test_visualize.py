@@ -1,7 +1,6 @@
 """displaCy pages rendered in a real headless Chromium, and the displaCy server over real HTTP."""
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -14,9 +13,9 @@ import spacy
 from test_answer import gold_doc
 from test_predict import save_tiny_pipeline
 
+from components.data.records import write_docbin
 from components.evaluation.display import render_comparison, sample
 from components.pipeline.labels import COLORS
-from components.data.records import write_docbin
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
@@ -180,13 +179,7 @@ def test_comparison_of_docs_without_entities_is_not_a_difference():
     assert "1 descriptions, 0 differ." in page and "row differs" not in page
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def test_serve_shows_ad_hoc_text_on_localhost(pages):
+def test_serve_shows_ad_hoc_text_on_localhost(pages, free_port):
     port = free_port()
     server = subprocess.Popen(
         [
