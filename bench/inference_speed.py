@@ -28,8 +28,8 @@ from spacy.util import filter_spans
 
 import components  # noqa: F401  (registers assay_answer and int8 for a pipeline directory)
 from bench.common import benchmark_texts, machine
-from components.evaluation.report import read_gold
 from components.evaluation.metrics import score_entities
+from components.evaluation.report import read_gold
 
 logger = logging.getLogger("bench")
 

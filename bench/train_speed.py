@@ -18,11 +18,11 @@ from pathlib import Path
 
 import spacy
 import typer
+from scripts.train import main as train
 from spacy.util import load_config, registry
 
 from bench.common import machine
 from components.data.records import read_docbin
-from scripts.train import main as train
 
 CHECKPOINTS: list[dict] = []
 

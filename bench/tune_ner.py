@@ -36,9 +36,9 @@ from spacy.util import load_config
 
 from bench.common import machine
 from components.data.corpus import assign_splits, normalise_text, span_record_to_doc
-from components.evaluation.report import pair_by_text, predict, read_gold
-from components.evaluation.metrics import score_entities
 from components.data.records import read_docbin, read_jsonl, write_docbin
+from components.evaluation.metrics import score_entities
+from components.evaluation.report import pair_by_text, predict, read_gold
 
 logger = logging.getLogger("bench")
 
@@ -72,13 +72,13 @@ TRANSITION_NER = {
 # batching and warm-up.
 VARIANTS: dict[str, dict] = {
     "default": {},
-    "transition": {"components.pipeline.bio_ner": TRANSITION_NER},
+    "transition": {"components.bio_ner": TRANSITION_NER},
     "lr5e-5": {"training.optimizer.learn_rate.initial_rate": 5e-5},
     "lr1e-4": {"training.optimizer.learn_rate.initial_rate": 1e-4},
     "lr2e-4": {"training.optimizer.learn_rate.initial_rate": 2e-4},
-    "upper128": {"components.pipeline.bio_ner.model.use_upper": True, "components.pipeline.bio_ner.model.hidden_width": 128},
+    "upper128": {"components.bio_ner.model.use_upper": True, "components.bio_ner.model.hidden_width": 128},
     "dropout0.2": {"training.dropout": 0.2},
-    "first": {"components.pipeline.bio_ner.model.tok2vec.pooling": {"@layers": "reduce_first.v1"}},
+    "first": {"components.bio_ner.model.tok2vec.pooling": {"@layers": "reduce_first.v1"}},
     "batch2000": {"training.batcher.size": 2000},
     "batch250": {"training.batcher.size": 250},
     "seq16": {

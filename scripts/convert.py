@@ -1,8 +1,7 @@
 """Split annotate's span records into train/dev/test DocBins by text hash, and convert the
 hand-checked set into its own DocBin; hand-checked texts never reach train/dev/test.
-Hand-written answers (--gold, the few-shot examples) join the training split as they are."""
+Hand-labelled records (--gold, the few-shot examples) join the training split as they are."""
 
-import json
 import logging
 from pathlib import Path
 from typing import Annotated
@@ -11,7 +10,8 @@ import spacy
 import typer
 
 from components.data.docs import build_splits, write_docbin
-from components.data.records import InputError, atomic_path
+from components.data.records import write_json
+from scripts import reported_as
 
 logger = logging.getLogger("assay_ner")
 HANDCHECKED = Path("assets/handchecked.jsonl")
@@ -27,7 +27,7 @@ def main(
     gold: Annotated[
         list[Path] | None,
         typer.Option(
-            exists=True, dir_okay=False, help="Hand-written answer records for the training split; repeatable"
+            exists=True, dir_okay=False, help="Hand-labelled span records for the training split; repeatable"
         ),
     ] = None,
     lang: Annotated[str, typer.Option(help="Language whose tokenizer makes the docs")] = "en",
@@ -35,18 +35,13 @@ def main(
         Path | None, typer.Option(dir_okay=False, help="Default: OUTPUT_DIR/summary.json")
     ] = None,
 ):
-    try:
-        splits, counts = build_splits(
-            spacy.blank(lang), annotated, handchecked, dev, test, keep_flagged, gold or []
-        )
-    except (InputError, ValueError) as e:
-        logger.error("%s", e)
-        raise typer.Exit(1) from None
+    with reported_as("convert"):
+        nlp = spacy.blank(lang)
+        splits, counts = build_splits(nlp, annotated, handchecked, dev, test, keep_flagged, gold or [])
     # Everything is checked before the first file is written.
     for name, docs in splits.items():
         write_docbin(output_dir / f"{name}.spacy", docs)
-    with atomic_path(summary or output_dir / "summary.json") as tmp:
-        tmp.write_text(json.dumps(counts, indent=2) + "\n", encoding="utf8")
+    write_json(summary or output_dir / "summary.json", counts)
     logger.info(
         "%s; %d flagged record(s) %s, %d hand-checked text(s) dropped from training data, "
         "%d hand-written answer(s) in train",

@@ -1,19 +1,19 @@
 """Evaluate a trained pipeline; write OUTPUT_DIR/evaluation.json and OUTPUT_DIR/evaluation.md.
 
     python -m scripts.evaluate training/model-best metrics --test corpus/test.spacy \
-        --handchecked corpus/handchecked.spacy --teacher corpus/annotated.jsonl \
-        --extra baseline=bench/baseline_handchecked.spacy
+        --handchecked corpus/handchecked.spacy --teacher corpus/handchecked_teacher.jsonl \
+        --extra baseline=training/baseline/handchecked.spacy --guidelines ANNOTATION_GUIDELINES.md
 """
 
-import json
 import logging
 from pathlib import Path
 
-import spacy
 import typer
 
-from components.data.records import InputError, atomic_path
+from components.data.records import write_json, write_text
 from components.evaluation.report import evaluate, render_markdown
+from components.inference.load import load_pipeline, use_device
+from scripts import reported_as
 
 
 def _extra(value: str) -> tuple[str, Path]:
@@ -33,34 +33,25 @@ def main(
     teacher: Path = typer.Option(
         None, exists=True, dir_okay=False, help="Teacher's labels of the hand-checked texts"
     ),
-    extra: list[str] = typer.Option(
-        [], help="NAME=PATH: another system's predictions (.spacy/.jsonl); repeatable"
-    ),
+    extra: list[str] = typer.Option([], help="NAME=PATH: another system's predictions (.spacy/.jsonl)"),
     guidelines: Path = typer.Option(
         None, exists=True, dir_okay=False, help="ANNOTATION_GUIDELINES.md: check the answers to its examples"
     ),
-    batch_size: int = typer.Option(64, help="nlp.pipe batch size"),
+    batch_size: int = typer.Option(None, help="nlp.pipe batch size (default: the pipeline's own)"),
     gpu_id: int = typer.Option(-1, help="GPU to use; -1 for CPU"),
 ):
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    if gpu_id >= 0:
-        spacy.require_gpu(gpu_id)
     extras = dict(_extra(value) for value in extra)
-    try:
-        result = evaluate(
-            spacy.load(model), model, test, handchecked, teacher, extras, batch_size, guidelines
-        )
-    except (InputError, ValueError) as e:
-        typer.echo(f"evaluate: {e}", err=True)
-        raise typer.Exit(1) from None
-    with atomic_path(output_dir / "evaluation.json") as tmp:
-        tmp.write_text(json.dumps(result, indent=2, ensure_ascii=False) + "\n", encoding="utf8")
-    with atomic_path(output_dir / "evaluation.md") as tmp:
-        tmp.write_text(render_markdown(result), encoding="utf8")
+    with reported_as("evaluate"):
+        logging.getLogger("evaluate").info("evaluating on %s", use_device(gpu_id))
+        nlp = load_pipeline(model)
+        result = evaluate(nlp, model, test, handchecked, teacher, extras, batch_size, guidelines)
+    write_json(output_dir / "evaluation.json", result)
+    write_text(output_dir / "evaluation.md", render_markdown(result))
     for s in (result[key] for key in result["comparisons"]):
         typer.echo(
-            f"{s['title']}: P {s['ents_p']:.4f} R {s['ents_r']:.4f} F1 {s['ents_f']:.4f} "
-            f"token acc. {s['token_acc']:.4f}"
+            f"{s['title']}: P {s['ents_p']:.4f} R {s['ents_r']:.4f} F1 {s['ents_f']:.4f}; string F1 "
+            + ", ".join(f"{label} {v['f']:.4f}" for label, v in s["strings_per_type"].items())
         )
     if "guideline_examples" in result:
         check = result["guideline_examples"]

@@ -12,7 +12,8 @@ import typer
 from components.data.corpus import MAX_CHARS
 from components.data.docs import doc_to_record, write_docbin
 from components.data.importing import import_annotations
-from components.data.records import InputError, write_jsonl
+from components.data.records import write_jsonl
+from scripts import reported_as
 
 logger = logging.getLogger("assay_ner")
 
@@ -26,11 +27,8 @@ def main(
 ):
     if jsonl_out is None and docbin_out is None:
         raise typer.BadParameter("give --jsonl-out and/or --docbin-out")
-    try:
+    with reported_as("import"):
         docs, report = import_annotations(spacy.blank(lang), input_path, max_chars)
-    except InputError as e:
-        logger.error("%s", e)
-        raise typer.Exit(1) from None
     if jsonl_out:
         write_jsonl(jsonl_out, (doc_to_record(doc) for doc in docs))
     if docbin_out:

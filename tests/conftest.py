@@ -12,6 +12,8 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # while other tests shared the cores; OpenMP reads this once, when it is first loaded.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+ROOT = Path(__file__).resolve().parent.parent
+
 
 @pytest.fixture
 def free_port():
@@ -27,20 +29,40 @@ def free_port():
 
 
 @pytest.fixture
-def handchecked_split(tmp_path):
-    """Write the first hand-checked records as train.spacy and dev.spacy in tmp_path, for short real
-    training runs: `handchecked_split(n_train, n_dev)` -> (train path, dev path)."""
+def tuning_split(tmp_path):
+    """Write the first records of assets/tuning.jsonl (real descriptions labelled by hand; never the
+    evaluation set) as train.spacy and dev.spacy in tmp_path, for short real training runs:
+    `tuning_split(n_train, n_dev)` -> (train path, dev path)."""
     import spacy
 
-    from components.data.records import read_jsonl, record_to_doc, write_docbin
+    from components.data.docs import read_span_docs, write_docbin
 
     def split(n_train: int, n_dev: int) -> tuple[Path, Path]:
-        nlp = spacy.blank("en")
-        path = Path(__file__).resolve().parent.parent / "assets" / "handchecked.jsonl"
-        records = read_jsonl(path)
-        docs = [record_to_doc(nlp, record, f"{path}:{line}") for line, record in records][: n_train + n_dev]
+        docs = read_span_docs(spacy.blank("en"), ROOT / "assets" / "tuning.jsonl")[: n_train + n_dev]
         write_docbin(tmp_path / "train.spacy", docs[:n_train])
         write_docbin(tmp_path / "dev.spacy", docs[n_train:])
         return tmp_path / "train.spacy", tmp_path / "dev.spacy"
 
     return split
+
+
+@pytest.fixture(scope="session")
+def gold_doc():
+    """`gold_doc(nlp, text, [(string, label)])` -> a Doc with every occurrence of each string marked,
+    as the guidelines ask."""
+
+    def make(nlp, text: str, mentions: list[tuple[str, str]]):
+        doc = nlp.make_doc(text)
+        ents = []
+        for string, label in mentions:
+            start = text.find(string)
+            assert start >= 0, string
+            while start >= 0:
+                span = doc.char_span(start, start + len(string), label=label)
+                assert span is not None, f"{string!r} is not on token boundaries"
+                ents.append(span)
+                start = text.find(string, start + 1)
+        doc.ents = sorted(ents, key=lambda s: s.start)
+        return doc
+
+    return make

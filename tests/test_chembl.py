@@ -13,7 +13,6 @@ import typer
 
 from components.data.chembl import ChemblClient, ChemblError, SqliteSource, WebSource, sample_assays
 from components.data.corpus import CorpusFilter, normalise_text
-from scripts.fetch_chembl import SourceName
 from scripts.fetch_chembl import main as fetch_main
 
 TYPES = "BFA"
@@ -131,7 +130,8 @@ def test_web_sample_is_deterministic_and_retries_429_and_500(server, tmp_path):
     assert len(first) == 12
     assert len({normalise_text(r["text"]) for r in first}) == 12
     assert all(r["text"].strip() for r in first)
-    assert set(first[0]) == {"assay_chembl_id", "assay_type", "text"}
+    assert set(first[0]) == {"assay_id", "assay_chembl_id", "assay_type", "text"}
+    assert first[0]["assay_id"] is None  # the web services give CHEMBL ids only
 
     again = web_sample(server, tmp_path / "b")  # fresh cache: fetched anew, same sample
     assert again == first
@@ -220,6 +220,8 @@ def test_sqlite_sample_is_deterministic_filtered_and_deduplicated(tmp_path):
     assert first == sample_assays(SqliteSource(path, ["B", "F"]), 10, 7, CorpusFilter())
     assert first != sample_assays(SqliteSource(path, ["B", "F"]), 10, 8, CorpusFilter())
     assert {r["assay_type"] for r in first} <= {"B", "F"} and len(first) == 10
+    # The dump gives both ids: ChEMBL's numeric assay_id and the CHEMBL id.
+    assert all(isinstance(r["assay_id"], int) and r["assay_chembl_id"].startswith("CHEMBL") for r in first)
 
 
 def test_sqlite_without_the_assays_columns_is_refused(tmp_path):
@@ -239,7 +241,7 @@ def write_sample(path, lines):
 def test_cli_sample_source_takes_a_validated_sample(tmp_path):
     records = [
         {
-            "assay_chembl_id": f"SAMPLE-{i:04d}",
+            "assay_id": i,
             "assay_type": "BF"[i % 2],
             "text": f"Inhibition of CDK{i} kinase",
         }
@@ -250,25 +252,25 @@ def test_cli_sample_source_takes_a_validated_sample(tmp_path):
     records[5]["text"] = records[0]["text"].lower()
     sample = write_sample(tmp_path / "sample_assays.jsonl", [json.dumps(r) for r in records])
     out = tmp_path / "corpus" / "assays.jsonl"
-    fetch_main(out, n=10, seed=1, source=SourceName.sample, sample=sample, sqlite=tmp_path / "absent.db")
-    ids = {json.loads(line)["assay_chembl_id"] for line in out.read_text().splitlines()}
+    fetch_main(out, n=10, seed=1, source="sample", sample=sample, sqlite=tmp_path / "absent.db")
+    ids = {json.loads(line)["assay_id"] for line in out.read_text().splitlines()}
     # Empty, over-long and one of the two duplicates are skipped; which duplicate is the sample's order.
-    assert len(ids) == 5 and ids >= {"SAMPLE-0002", "SAMPLE-0005", "SAMPLE-0007", "SAMPLE-0008"}
-    assert len(ids & {"SAMPLE-0001", "SAMPLE-0006"}) == 1
+    assert len(ids) == 5 and ids >= {2, 5, 7, 8}
+    assert len(ids & {1, 6}) == 1
 
-    fetch_main(out, n=2, seed=1, assay_type="B", sample=sample)  # source taken from --sample
+    fetch_main(out, n=2, seed=1, source="sample", assay_type="B", sample=sample)
     got = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(got) == 2 and {r["assay_type"] for r in got} == {"B"}
 
 
-def test_cli_malformed_sample_line_fails_and_writes_nothing(tmp_path, caplog):
+def test_cli_malformed_sample_line_fails_and_writes_nothing(tmp_path, capsys):
     sample = write_sample(
         tmp_path / "sample.jsonl",
-        ['{"assay_chembl_id": "SAMPLE-0001", "assay_type": "B", "text": "Inhibition of JNK2"}', '{"text": '],
+        ['{"assay_id": 1, "assay_type": "B", "text": "Inhibition of JNK2"}', '{"text": '],
     )
     out = tmp_path / "assays.jsonl"
-    with pytest.raises(typer.Exit) as failed, caplog.at_level("ERROR"):
-        fetch_main(out, n=1, source=SourceName.sample, sample=sample)
+    with pytest.raises(typer.Exit) as failed:
+        fetch_main(out, n=1, source="sample", sample=sample)
     assert failed.value.exit_code == 1
-    assert f"{sample}:2: malformed JSON" in caplog.text
+    assert f"assets: {sample}:2: malformed JSON" in capsys.readouterr().err
     assert not out.exists() and list(tmp_path.iterdir()) == [sample]

@@ -9,8 +9,9 @@ import pytest
 import spacy
 import typer
 
-from components.data.corpus import load_corpus, normalise_text, read_answer_records
-from components.data.records import InputError, read_docbin
+from components.data.corpus import load_corpus, normalise_text
+from components.data.docs import read_docbin, read_span_docs
+from components.data.records import InputError
 from scripts.convert import main as convert_main
 
 NLP = spacy.blank("en")
@@ -32,6 +33,7 @@ def test_load_corpus_reports_and_skips_empty_long_and_duplicate(tmp_path):
         "Displacement of [3H]NMS from M5 receptor",
     ]
     objects = [{"assay_chembl_id": f"CHEMBL{i}", "assay_type": "B", "text": t} for i, t in enumerate(texts)]
+    objects[0]["assay_id"] = 100
     path = write_jsonl(tmp_path / "assays.jsonl", objects)
     records, report = load_corpus(path, max_chars=60)
     assert [r["assay_chembl_id"] for r in records] == ["CHEMBL0", "CHEMBL5"]
@@ -46,6 +48,12 @@ def test_corpus_record_without_text_names_file_and_line(tmp_path):
         [{"assay_chembl_id": "CHEMBL1", "text": "Inhibition of JNK2"}, {"assay_chembl_id": "CHEMBL2"}],
     )
     with pytest.raises(InputError, match=rf"{path}:2: 'text' must be a string"):
+        load_corpus(path)
+
+
+def test_corpus_record_needs_an_id(tmp_path):
+    path = write_jsonl(tmp_path / "assays.jsonl", [{"assay_type": "B", "text": "Inhibition of JNK2"}])
+    with pytest.raises(InputError, match=rf"{path}:1: a corpus record needs 'assay_id' or 'assay_chembl_id'"):
         load_corpus(path)
 
 
@@ -140,45 +148,46 @@ def test_convert_keeps_flagged_records_when_asked(project):
     assert sum(summary["splits"][n]["docs"] for n in ("train", "dev", "test")) == 41
 
 
-def test_convert_fails_on_an_empty_split_and_writes_nothing(project, caplog):
+def test_convert_fails_on_an_empty_split_and_writes_nothing(project, capsys):
     annotated = write_jsonl(project["dir"] / "two.jsonl", [annotated_record(i) for i in range(2)])
     out = project["dir"] / "corpus"
-    with pytest.raises(typer.Exit), caplog.at_level("ERROR"):
+    with pytest.raises(typer.Exit):
         convert_main(annotated, out, handchecked=project["handchecked"], dev=0.1, test=0.1)
-    assert "split(s) ['train'] would be empty: 2 distinct text(s)" in caplog.text
+    assert "split(s) ['train'] would be empty: 2 distinct text(s)" in capsys.readouterr().err
     assert not out.exists()
 
 
-def test_convert_malformed_last_line_writes_nothing(project, caplog):
+def test_convert_malformed_last_line_writes_nothing(project, capsys):
     annotated = project["annotated"]
     annotated.write_text(
         annotated.read_text() + '{"text": "Inhibition of JNK2", "spans": [\n', encoding="utf8"
     )
     out = project["dir"] / "corpus"
-    with pytest.raises(typer.Exit), caplog.at_level("ERROR"):
+    with pytest.raises(typer.Exit):
         convert_main(annotated, out, handchecked=project["handchecked"])
-    assert f"{annotated}:{len(project['records']) + 1}: malformed JSON" in caplog.text
+    assert f"{annotated}:{len(project['records']) + 1}: malformed JSON" in capsys.readouterr().err
     assert not out.exists()
 
 
-def test_convert_refuses_a_handchecked_file_without_the_source_mark(project, caplog):
+def test_convert_refuses_a_handchecked_file_without_the_source_mark(project, capsys):
     not_checked = write_jsonl(project["dir"] / "not_checked.jsonl", [annotated_record(1)])
-    with pytest.raises(typer.Exit), caplog.at_level("ERROR"):
+    with pytest.raises(typer.Exit):
         convert_main(project["annotated"], project["dir"] / "corpus", handchecked=not_checked)
-    assert f"{not_checked}:1: not a hand-checked record" in caplog.text
+    assert f"{not_checked}:1: not a handchecked record (meta.source must be 'handchecked')" in capsys.readouterr().err
 
 
 def test_gold_answers_join_train_in_place_of_the_teachers_labels(project):
     # One new text (its substrate written twice: both marked) and one the teacher labelled too.
     teacher_copy = project["records"][3]["text"]
+    new_text = "Inhibition of PIM1 using ATF2 peptide; ATF2 at 1 uM"
+    new_spans = [(14, 18, "TARGET"), (25, 29, "SUBSTRATE"), (39, 43, "SUBSTRATE")]
     gold = write_jsonl(
         project["dir"] / "fewshot.jsonl",
         [
-            {"text": "Inhibition of PIM1 using ATF2 peptide; ATF2 at 1 uM", "targets": ["PIM1"],
-             "substrates": ["ATF2"]},
-            {"text": teacher_copy, "targets": [], "substrates": []},
+            {"text": new_text, "spans": [{"start": s, "end": e, "label": lab} for s, e, lab in new_spans]},
+            {"text": teacher_copy, "spans": []},
         ],
-    )  # fmt: skip
+    )
     out = project["dir"] / "corpus"
     convert_main(
         project["annotated"], out, handchecked=project["handchecked"], dev=0.2, test=0.2, gold=[gold]
@@ -196,28 +205,30 @@ def test_gold_answers_join_train_in_place_of_the_teachers_labels(project):
     assert sum(len(splits[n]) for n in ("train", "dev", "test")) == 38 - 1 + 2
 
 
-def test_gold_answers_may_not_be_handchecked_texts(project, caplog):
+def test_gold_answers_may_not_be_handchecked_texts(project, capsys):
     checked_text = json.loads(project["handchecked"].read_text().splitlines()[1])["text"]
-    gold = write_jsonl(
-        project["dir"] / "gold.jsonl", [{"text": checked_text, "targets": [], "substrates": []}]
-    )
-    with pytest.raises(typer.Exit), caplog.at_level("ERROR"):
+    gold = write_jsonl(project["dir"] / "gold.jsonl", [{"text": checked_text, "spans": []}])
+    with pytest.raises(typer.Exit):
         convert_main(
             project["annotated"], project["dir"] / "corpus", handchecked=project["handchecked"], gold=[gold]
         )
-    assert f"{gold}: record 1 is a hand-checked text" in caplog.text
+    assert f"{gold}: {checked_text[:60]!r} is hand-checked, and never trained on" in capsys.readouterr().err
     assert not (project["dir"] / "corpus").exists()
 
 
 @pytest.mark.parametrize(
     "line,message",
     [
-        ('{"text": "Inhibition of JNK2", "targets": "JNK2", "substrates": []}', "lists of strings"),
-        ('{"text": "Inhibition of JNK2", "targets": ["JNK3"], "substrates": []}', "'JNK3' is not written"),
+        ('{"text": "Inhibition of JNK2", "spans": [{"start": 14, "end": 18, "label": "KINASE"}]}',
+         "unknown label"),
+        ('{"text": "Inhibition of JNK2", "spans": [{"start": 14, "end": 40, "label": "TARGET"}]}',
+         "is outside the text"),
+        ('{"text": "Inhibition of JNK2", "spans": [{"start": "a", "end": 18, "label": "TARGET"}]}',
+         "offsets must be integers"),
     ],
-)
-def test_answer_records_name_file_and_line(tmp_path, line, message):
-    path = tmp_path / "answers.jsonl"
-    path.write_text('{"text": "Inhibition of PIM1", "targets": ["PIM1"], "substrates": []}\n' + line + "\n")
+)  # fmt: skip
+def test_labelled_records_name_file_and_line(tmp_path, line, message):
+    path = tmp_path / "labelled.jsonl"
+    path.write_text('{"text": "Inhibition of PIM1", "spans": []}\n' + line + "\n")
     with pytest.raises(InputError, match=f"{path}:2: .*{message}"):
-        read_answer_records(path)
+        read_span_docs(spacy.blank("en"), path)

@@ -10,8 +10,9 @@ import pytest
 import spacy
 import typer
 
-from components.data.corpus import import_annotations
-from components.data.records import InputError, read_docbin
+from components.data.docs import read_docbin
+from components.data.importing import import_annotations
+from components.data.records import InputError
 from scripts.import_annotations import main as import_main
 
 NLP = spacy.blank("en")
@@ -171,7 +172,7 @@ def test_bad_offsets_name_file_and_line(tmp_path):
         import_annotations(NLP, path)
 
 
-def test_cli_refuses_a_label_outside_the_set_and_writes_nothing(tmp_path, caplog):
+def test_cli_refuses_a_label_outside_the_set_and_writes_nothing(tmp_path, capsys):
     text = "Inhibition of JNK2 in HEK293 cells"
     path = write_jsonl(
         tmp_path / "export.jsonl",
@@ -181,8 +182,8 @@ def test_cli_refuses_a_label_outside_the_set_and_writes_nothing(tmp_path, caplog
         ],
     )
     out = tmp_path / "out"
-    with pytest.raises(typer.Exit) as failed, caplog.at_level("ERROR"):
+    with pytest.raises(typer.Exit) as failed:
         import_main(path, jsonl_out=out / "a.jsonl", docbin_out=out / "a.spacy")
     assert failed.value.exit_code == 1
-    assert f"{path}:2: unknown label(s) ['CELL_LINE']" in caplog.text
+    assert f"import: {path}:2: unknown label(s) ['CELL_LINE']" in capsys.readouterr().err
     assert not out.exists()

@@ -6,7 +6,6 @@ tested is our resolution, spaCy's download through huggingface_hub and the recor
 not BioLinkBERT's weights.
 """
 
-import json
 import logging
 import os
 import subprocess
@@ -14,8 +13,8 @@ import sys
 from pathlib import Path
 
 import pytest
-import spacy
 
+from components.inference.load import load_pipeline
 from components.training.transformer import BIOLINKBERT, minilm_path, resolve_transformer
 from tests.hub_double import HubDouble
 
@@ -53,22 +52,31 @@ def test_auto_falls_back_to_the_shipped_minilm_with_a_warning(monkeypatch, caplo
     assert "cannot be loaded here" in caplog.text
 
 
-def test_training_with_auto_downloads_biolinkbert_and_records_it(hub, tmp_path, handchecked_split):
-    train, dev = handchecked_split(18, 6)
+def test_training_with_auto_downloads_biolinkbert_and_names_it(hub, tmp_path, tuning_split):
+    # The train step's two commands, as project.yml runs them.
+    train, dev = tuning_split(18, 6)
     env = {**os.environ, "HF_HUB_OFFLINE": "0", "HF_ENDPOINT": hub.url, "HF_HOME": str(tmp_path / "hf")}
+    config = tmp_path / "config.cfg"
+    chosen = subprocess.run(
+        [sys.executable, "-m", "scripts.resolve_transformer", "configs/ner.cfg", str(config),
+         "--transformer", "auto", "--gpu-id", "-1"],
+        cwd=ROOT, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    assert chosen.returncode == 0, chosen.stderr[-3000:]
+    assert f"transformer: {BIOLINKBERT} ({BIOLINKBERT}); training on CPU" in chosen.stderr
     result = subprocess.run(
-        [sys.executable, "-m", "scripts.train", "configs/ner.cfg", str(tmp_path / "out"),
-         "--train", str(train), "--dev", str(dev),
-         "--transformer", "auto", "--gpu-id", "-1", "--max-steps", "4", "--eval-frequency", "2"],
+        [sys.executable, "-m", "spacy", "train", str(config), "--output", str(tmp_path / "out"),
+         "--code", "components/training/registry.py", "--gpu-id", "-1",
+         "--paths.train", str(train), "--paths.dev", str(dev),
+         "--training.max_steps", "4", "--training.eval_frequency", "2"],
         cwd=ROOT, env=env, capture_output=True, text=True,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr[-3000:]
-    assert f"transformer: {BIOLINKBERT} ({BIOLINKBERT}) on CPU" in result.stderr
     assert hub.served("config.json") and hub.served("model.safetensors")
-    meta = json.loads((tmp_path / "out" / "model-best" / "meta.json").read_text())
-    assert meta["assay_ner"]["transformer"] == BIOLINKBERT
+    trained_config = (tmp_path / "out" / "model-best" / "config.cfg").read_text()
+    assert f'name = "{BIOLINKBERT}"' in trained_config
     # The trained pipeline holds the weights: it loads and runs with the hub gone.
     hub.close()
-    trained = spacy.load(tmp_path / "out" / "model-best")
+    trained = load_pipeline(tmp_path / "out" / "model-best")
     doc = trained("Inhibition of human JNK2 using ATF2 as substrate")
     assert doc._.targets is not None and set(trained.get_pipe("bio_ner").labels) == {"TARGET", "SUBSTRATE"}

@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from components.data.corpus import CorpusFilter, read_corpus
 from components.data.records import atomic_path
+from components.errors import UserError
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ USER_AGENT = "en_assay_ner (spaCy project; assay description sample)"
 _RETRY_STATUS = {429, 500, 502, 503, 504}
 
 
-class ChemblError(RuntimeError):
+class ChemblError(UserError, RuntimeError):
     """ChEMBL could not be read; the message names the URL or file."""
 
 
@@ -55,7 +56,7 @@ def parse_assay_types(value: str) -> list[str]:
     types = [t.strip().upper() for t in value.split(",") if t.strip()]
     unknown = sorted(set(types) - ASSAY_TYPES)
     if unknown:
-        raise ValueError(f"unknown assay type(s) {unknown}; ChEMBL's are {sorted(ASSAY_TYPES)}")
+        raise ChemblError(f"unknown assay type(s) {unknown}; ChEMBL's are {sorted(ASSAY_TYPES)}")
     return types
 
 
@@ -259,3 +260,46 @@ def sample_assays(source: Source, n: int, seed: int, corpus_filter: CorpusFilter
                         return kept
     logger.warning("only %d usable assays in the source; %d asked for", len(kept), n)
     return kept
+
+
+def sample_corpus(
+    source: str,
+    n: int,
+    seed: int,
+    assay_types: str = "",
+    *,
+    sqlite: str | Path | None = None,
+    sample: str | Path | None = None,
+    base_url: str = DEFAULT_BASE_URL,
+    cache_dir: str | Path = "cache/chembl",
+    page_size: int = 20,
+    rate: float = 3.0,
+    max_chars: int | None = None,
+) -> tuple[list[dict], CorpusFilter]:
+    """N corpus records from `source` ("sample": a corpus JSONL, "sqlite": a ChEMBL dump, "chembl":
+    the web services), and the filter that says what was skipped and why."""
+    corpus_filter = CorpusFilter(max_chars)
+    types = parse_assay_types(assay_types)
+    client = None
+    try:
+        if source == "chembl":
+            client = ChemblClient(base_url, rate=rate)
+            src: Source = WebSource(client, types, page_size, Path(cache_dir))
+        elif source == "sqlite":
+            if sqlite is None:
+                raise ChemblError("the sqlite source needs the dump's path")
+            src = SqliteSource(sqlite, types)
+        elif source == "sample":
+            if sample is None:
+                raise ChemblError("the sample source needs the corpus JSONL's path")
+            src = JsonlSource(sample, types)
+        else:
+            raise ChemblError(f"unknown source {source!r}; expected sample, sqlite or chembl")
+        logger.info("sampling %d assays (seed %d, types %s) from %s", n, seed, types or "all", source)
+        records = sample_assays(src, n, seed, corpus_filter)
+    finally:
+        if client is not None:
+            client.close()
+    if not records:
+        raise ChemblError(f"no usable assay descriptions in the {source} source")
+    return records, corpus_filter

@@ -114,13 +114,13 @@ def assign_splits(texts: Iterable[str], dev: float, test: float) -> dict[str, st
     does not depend on input order, and a share above zero gets at least one text.
     """
     if not (0 <= dev < 1 and 0 <= test < 1 and dev + test < 1):
-        raise ValueError(f"dev ({dev}) and test ({test}) must be shares in [0, 1) adding up to less than 1")
+        raise InputError(f"dev ({dev}) and test ({test}) must be shares in [0, 1) adding up to less than 1")
     keys = sorted({normalise_text(t) for t in texts}, key=split_key)
     n_test, n_dev = (max(1, round(len(keys) * share)) if share else 0 for share in (test, dev))
     sizes = {"test": n_test, "dev": n_dev, "train": len(keys) - n_test - n_dev}
     empty = [name for name in SPLITS if sizes[name] <= 0]
     if empty:
-        raise ValueError(
+        raise InputError(
             f"split(s) {empty} would be empty: {len(keys)} distinct text(s) with dev={dev}, test={test}"
         )
     names = ["test"] * n_test + ["dev"] * n_dev + ["train"] * sizes["train"]

@@ -79,8 +79,8 @@ def import_annotations(
     is_table = path.suffix.lower() in TABLE_SUFFIXES
     for row_no, (where, row) in enumerate(read_rows(path)):
         if is_table:
-            if row_no == 0:
-                _check_columns(row, where)
+            if row_no == 0:  # the header, line 1 of a CSV/TSV file
+                _check_columns(row, str(path) if path.suffix.lower() == ".parquet" else f"{path}:1")
             if not report.filter.keep(row["description"], where):
                 continue
             doc = table_row_to_doc(nlp, row, where)

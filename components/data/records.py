@@ -16,12 +16,13 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from components.errors import UserError
 from components.pipeline.labels import LABELS
 
 ROW_SUFFIXES = (".jsonl", ".csv", ".tsv", ".parquet", ".txt")
 
 
-class InputError(ValueError):
+class InputError(UserError, ValueError):
     """Bad input data; the message names the file and line."""
 
 

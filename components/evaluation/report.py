@@ -21,12 +21,11 @@ from components.data.records import InputError, read_jsonl
 from components.evaluation.guidelines import read_examples
 from components.evaluation.metrics import ALL_LABELS, score_entities
 from components.pipeline.labels import ANSWER_KEYS, LABELS, answer_strings
+from components.training.transformer import public_name
 
 logger = logging.getLogger(__name__)
 
 ANSWER_COLUMNS = (*LABELS, ALL_LABELS)
-# The seed project's table (student against its LLM labels): the row that student-vs-teacher compares with.
-SEED_REFERENCE = {"ents_p": 0.9423, "ents_r": 0.8899, "ents_f": 0.9153, "token_acc": 0.9841}
 
 # Error kinds, for a gold entity without an exact prediction (counted under the gold label) and a
 # prediction that touches no gold entity (counted under the predicted label).
@@ -57,15 +56,14 @@ def transformer_name(config) -> str | None:
 
 
 def model_info(nlp: Language, model: str | Path) -> dict:
-    """Name, version and transformer of a pipeline: the public name scripts/train.py records in the
-    meta where there is one, else the name (or local path) in the config."""
+    """Name, version and transformer (its public name) of a pipeline."""
     meta = nlp.meta
+    transformer = transformer_name(nlp.config.interpolate())
     return {
         "model": str(model),
         "name": f"{meta.get('lang', '')}_{meta.get('name', '')}",
         "version": meta.get("version"),
-        "transformer": meta.get("assay_ner", {}).get("transformer")
-        or transformer_name(nlp.config.interpolate()),
+        "transformer": public_name(transformer) if transformer else None,
         "pipeline": list(nlp.pipe_names),
     }
 
@@ -104,7 +102,7 @@ def pair_by_text(gold: list[Doc], predicted: list[Doc], source: str) -> list[tup
     return pairs
 
 
-def predict(nlp: Language, gold: list[Doc], batch_size: int) -> tuple[list[tuple[Doc, Doc]], float]:
+def predict(nlp: Language, gold: list[Doc], batch_size: int | None) -> tuple[list[tuple[Doc, Doc]], float]:
     """Run the pipeline over the gold texts; return (gold, predicted) pairs and the seconds it took."""
     start = time.perf_counter()
     predicted = list(nlp.pipe((doc.text for doc in gold), batch_size=batch_size))
@@ -189,7 +187,7 @@ def evaluate(
     handchecked_path: str | Path,
     teacher_path: str | Path | None = None,
     extras: dict[str, Path] | None = None,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     guidelines_path: str | Path | None = None,
 ) -> dict:
     """Score the student against the teacher (test split) and the truth (hand-checked set), the teacher
@@ -246,7 +244,7 @@ def evaluate(
             "docs": len(handchecked),
             "seconds": seconds,
             "docs_per_second": len(handchecked) / seconds if seconds else None,
-            "batch_size": batch_size,
+            "batch_size": batch_size or nlp.batch_size,
         },
     }
 
@@ -262,28 +260,26 @@ def _quote(text: str | None, label: str | None = None) -> str:
 
 
 def score_table(result: dict) -> list[str]:
-    """Markdown rows: every comparison side by side, then the seed's figures for reference."""
+    """Markdown rows: every comparison side by side (entity and string P/R/F1 per label)."""
     lines = [
         "| comparison | docs | P | R | F1 | token acc. | "
         + " | ".join(f"{lab} P / R / F1" for lab in LABELS)
+        + " | "
+        + " | ".join(f"{lab} string F1" for lab in LABELS)
         + f" | answer right ({' / '.join(ANSWER_COLUMNS)}) |",
-        "| --- " * (7 + len(LABELS)) + "|",
+        "| --- " * (7 + 2 * len(LABELS)) + "|",
     ]
     for s in (result[key] for key in result["comparisons"]):
         per_label = [_prf(s["ents_per_type"][lab]) if lab in s["ents_per_type"] else "" for lab in LABELS]
+        strings = [f"{s['strings_per_type'][lab]['f']:.4f}" for lab in LABELS]
         lines.append(
             f"| {s['title']} | {s['docs']} | {s['ents_p']:.4f} | {s['ents_r']:.4f} | {s['ents_f']:.4f} "
             f"| {s['token_acc']:.4f} | "
-            + " | ".join(per_label)
+            + " | ".join(per_label + strings)
             + " | "
             + " / ".join(f"{s['answer_acc'][key]:.2f}" for key in ANSWER_COLUMNS)
             + " |"
         )
-    ref = SEED_REFERENCE
-    lines += [
-        f"| seed's table (student vs its LLM labels) | | {ref['ents_p']:.4f} | {ref['ents_r']:.4f} "
-        f"| {ref['ents_f']:.4f} | {ref['token_acc']:.4f} | " + " | ".join("" for _ in LABELS) + " | |",
-    ]
     return lines
 
 

@@ -1,4 +1,4 @@
-"""Batch prediction: descriptions in (JSONL, CSV, TSV, plain text or DocBin), spans and answers out (JSONL).
+"""Batch prediction: descriptions in (JSONL, CSV, TSV, Parquet, text, DocBin), spans and answers out (JSONL).
 
 A bad input line (malformed JSON, no text) is reported with its file and line and skipped, so one
 broken row does not cost a long run. Output is written atomically: a crash leaves no half file.
@@ -18,7 +18,7 @@ from thinc.api import CupyOps, get_current_ops
 from tqdm import tqdm
 
 from components.data.docs import doc_to_record
-from components.data.records import read_rows, write_jsonl
+from components.data.records import InputError, read_rows, write_jsonl
 from components.inference.load import load_pipeline
 from components.pipeline.labels import answer_strings
 
@@ -77,7 +77,7 @@ def predict_file(
     input_path: str | Path,
     output_path: str | Path,
     *,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     n_process: int = 1,
     progress: bool = True,
 ) -> dict:
@@ -96,7 +96,7 @@ def predict_file(
     # Read everything first: descriptions are short, and the progress bar gets a total.
     descriptions = list(read_descriptions(input_path, report))
     if n_process > 1 and isinstance(get_current_ops(), CupyOps):
-        raise ValueError("n_process > 1 is for CPU; on GPU use one process and a larger batch_size")
+        raise InputError("n_process > 1 is for CPU; on GPU use one process and a larger batch_size")
     docs = nlp.pipe(
         ((d.text, d.fields) for d in descriptions), as_tuples=True, batch_size=batch_size, n_process=n_process
     )

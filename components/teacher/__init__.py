@@ -1,8 +1,5 @@
-"""LLM annotation with spacy-llm: our tasks and teacher models, registered on import.
+"""The teacher: LLM annotation through spacy-llm (tasks, models, cues, the answer cache, runs).
 
-Tasks: assay_ner.CompactNER.v1, assay_ner.NERv3.v1. Models: assay_ner.OpenAICompatible.v1,
-assay_ner.LlamaCpp.v1, assay_ner.HFChat.v1, assay_ner.Replay.v1. Heavy libraries (llama_cpp,
-transformers) are imported only when a model is first used.
+Importing this package registers nothing; `components.teacher.registry` registers the tasks and
+models that configs/annotate.cfg names, and `annotate.load_annotator` imports it.
 """
-
-from . import hf_chat, llamacpp, openai_compat, replay, task  # noqa: F401

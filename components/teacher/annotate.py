@@ -1,7 +1,6 @@
 """Annotation runs: build the spacy-llm pipeline from configs/annotate.cfg, label a corpus, report.
 
-scripts/annotate.py is the command line over these functions; tests and the benchmark call
-them directly.
+scripts/annotate.py is the command line over `run`; tests and the benchmarks call these directly.
 """
 
 from __future__ import annotations
@@ -18,9 +17,11 @@ from spacy.tokens import Doc
 from tqdm import tqdm
 
 from components.data.corpus import assay_ids, load_corpus
-from components.data.docs import read_handchecked
+from components.data.docs import doc_to_record, read_handchecked
+from components.data.records import InputError, write_jsonl
 from components.evaluation.metrics import score_entities
 from components.pipeline.labels import LABELS
+from components.teacher import registry  # noqa: F401  (registers what configs/annotate.cfg names)
 from components.teacher.base import Teacher
 from components.teacher.task import HALLUCINATED, UNPARSEABLE
 
@@ -34,7 +35,7 @@ def load_annotator(config_path: str | Path, overrides: dict | None = None) -> La
     for slot, section, var in (("task", "tasks", "task"), ("model", "teachers", "backend")):
         name = config["vars"][var]
         if name not in config[section]:
-            raise ValueError(
+            raise InputError(
                 f"{config_path}: no [{section}.{name}]; choose {var} from {sorted(config[section])}"
             )
         chosen[slot] = config[section][name]
@@ -110,3 +111,67 @@ def score_handchecked(nlp: Language, path: str | Path, limit: int | None = None)
         doc.user_data["meta"] = {k: v for k, v in g.user_data["meta"].items() if k.startswith("assay_")}
     predicted, _ = annotate(nlp, docs, desc="hand-checked")
     return score_entities(zip(gold, predicted, strict=True)), predicted
+
+
+def run(
+    nlp: Language,
+    corpus: str | Path,
+    output: str | Path,
+    limit: int | None = None,
+    handchecked: str | Path | None = None,
+    handchecked_output: str | Path | None = None,
+    handchecked_limit: int | None = None,
+) -> dict:
+    """Label the corpus (and score the teacher on the hand-checked set), write span records, and
+    return the report: which teacher and task, what it labelled, how fast, how good."""
+    teacher = teacher_of(nlp)
+    task = nlp.get_pipe("llm").task
+    logger.info(
+        "teacher %s (backend %s), task %s, prompt %s", teacher.model_id, teacher.backend, task.name,
+        task.prompt_hash,
+    )
+    docs, seconds = annotate(nlp, corpus_docs(nlp, corpus, limit))
+    report = {
+        "teacher": teacher.model_id,
+        "backend": teacher.backend,
+        "task": task.name,
+        "prompt_hash": task.prompt_hash,
+        **summarise(docs),
+        "seconds": round(seconds, 3),
+        "documents_per_second": round(len(docs) / seconds, 3) if seconds else None,
+    }
+    write_jsonl(output, (doc_to_record(doc) for doc in docs))
+    if handchecked:
+        scores, predicted = score_handchecked(nlp, handchecked, handchecked_limit)
+        report["handchecked"] = {"path": str(handchecked), **scores}
+        if handchecked_output:
+            write_jsonl(handchecked_output, (doc_to_record(doc) for doc in predicted))
+    usage = teacher.usage
+    report.update(
+        answers_from_cache=usage["cached"],
+        answers_from_model=usage["asked"],
+        tokens_in=usage["tokens_in"],
+        tokens_out=usage["tokens_out"],
+    )
+    return report
+
+
+def render_report(report: dict) -> str:
+    """The report as a few lines for the console."""
+    spans = ", ".join(f"{label} {n}" for label, n in report["spans"].items())
+    lines = [
+        f"teacher {report['teacher']} ({report['backend']}), task {report['task']}",
+        f"{report['documents']} documents: spans {spans}; {report['documents_without_spans']} without any",
+        f"unparseable answers {report['unparseable']}, unaligned strings {report['unaligned_strings']} "
+        f"(in {report['hallucinated_documents']} documents)",
+        f"{report['documents_per_second']} documents/s; tokens in {report['tokens_in']}, "
+        f"out {report['tokens_out']}; {report['answers_from_cache']} answers from cache",
+    ]
+    if "handchecked" in report:
+        checked = report["handchecked"]
+        per_label = "; ".join(
+            f"{label} span F1 {checked['ents_per_type'][label]['f']:.3f}, string F1 {s['f']:.3f}"
+            for label, s in checked["strings_per_type"].items()
+        )
+        lines.append(f"teacher vs hand-checked ({checked['docs']} docs): {per_label}")
+    return "\n".join(lines)

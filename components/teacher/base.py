@@ -18,19 +18,12 @@ from pathlib import Path
 # spacy-llm's type check reads typing.Iterable (its `_name`), which collections.abc generics lack.
 from typing import Any, Iterable  # noqa: UP035
 
+from components.errors import UserError
 from components.teacher.cache import AnswerCache, prompt_key
 
 logger = logging.getLogger(__name__)
 
-SMALL_TEACHER_WARNING = (
-    "%s is a small offline stand-in for the production teacher Llama-3-70B-Instruct: on the "
-    "hand-checked set SmolLM2-135M reaches TARGET F1 ~0.57 and SUBSTRATE F1 ~0.29 on its own, 0.62 and "
-    "0.72 with the guideline cues (on real ChEMBL text tiny teachers reach TARGET F1 ~0.4-0.5); use "
-    "--backend openai or hf for real annotation."
-)
-
-
-class TeacherError(RuntimeError):
+class TeacherError(UserError, RuntimeError):
     """The teacher cannot answer at all (unreachable, key refused, retries exhausted)."""
 
 

@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 from spacy_llm.registry import registry
 
-from components.teacher.base import SMALL_TEACHER_WARNING, Answer, Teacher
+from components.teacher.base import Answer, Teacher
+from components.teacher.warnings import SMALL_TEACHER_WARNING
 
 logger = logging.getLogger(__name__)
 

