@@ -66,3 +66,28 @@ def gold_doc():
         return doc
 
     return make
+
+
+# A rule-based stand-in for the trained NER whose output is known exactly.
+TINY_PATTERNS = {
+    "TARGET": ["JNK2", "muscarinic M5 receptor", "tyrosinase", "NQO1", "beta-adrenergic receptor"],
+    "SUBSTRATE": ["ATF2", "[3H]NMS", "L-DOPA", "isoproterenol"],
+}
+
+
+@pytest.fixture(scope="session")
+def tiny_pipeline(tmp_path_factory) -> Path:
+    """A pipeline directory that loads like the real one (load_pipeline of a directory) and ends in
+    assay_answer, its entities from TINY_PATTERNS."""
+    import spacy
+
+    from components.pipeline import answer  # noqa: F401  (registers assay_answer)
+
+    nlp = spacy.blank("en")
+    ruler = nlp.add_pipe("entity_ruler")
+    ruler.add_patterns([{"label": label, "pattern": p} for label, ps in TINY_PATTERNS.items() for p in ps])
+    nlp.add_pipe("assay_answer")
+    nlp.meta["name"] = "assay_ner_tiny"
+    path = tmp_path_factory.mktemp("tiny") / "model"
+    nlp.to_disk(path)
+    return path

@@ -173,7 +173,8 @@ def test_convert_refuses_a_handchecked_file_without_the_source_mark(project, cap
     not_checked = write_jsonl(project["dir"] / "not_checked.jsonl", [annotated_record(1)])
     with pytest.raises(typer.Exit):
         convert_main(project["annotated"], project["dir"] / "corpus", handchecked=not_checked)
-    assert f"{not_checked}:1: not a handchecked record (meta.source must be 'handchecked')" in capsys.readouterr().err
+    message = f"{not_checked}:1: not a handchecked record (meta.source must be 'handchecked')"
+    assert message in capsys.readouterr().err
 
 
 def test_gold_answers_join_train_in_place_of_the_teachers_labels(project):

@@ -9,7 +9,7 @@ import json
 from components.evaluation.report import guideline_table, score_table
 from components.pipeline.labels import COLORS, DEFINITIONS, LABELS
 from components.teacher.warnings import SMALL_TEACHER_WARNING
-from components.training.transformer import STAND_IN_WARNING, public_name
+from components.training.transformer import MINILM, STAND_IN_WARNING
 
 DESCRIPTION = (
     "Finds the TARGET (the protein, enzyme, receptor, ion channel, transporter, complex or nucleic acid "
@@ -57,7 +57,7 @@ def limits(report: dict, transformer: str) -> list[str]:
     ]
     if report.get("backend") == "llamacpp":  # the offline backend: it warns of the same when it labels
         notes.append(SMALL_TEACHER_WARNING % report["teacher"])
-    if transformer == public_name("minilm"):
+    if transformer == MINILM:
         notes.append(STAND_IN_WARNING)
     return [note if note.endswith(".") else note + "." for note in notes]
 
@@ -126,7 +126,7 @@ def card_meta(model_meta: dict, evaluation: dict, report: dict, options: dict) -
     transformer = evaluation["model"]["transformer"]
     data = DATA[options["data_source"]]
     teacher = f"{report['teacher']} (teacher LLM, {report.get('backend', 'unknown')} backend)"
-    hub = {"url": f"https://huggingface.co/{transformer}"} if transformer.count("/") == 1 else {}
+    hub = {"url": f"https://huggingface.co/{transformer}"} if str(transformer).count("/") == 1 else {}
     return {
         **model_meta,
         "name": options["name"],

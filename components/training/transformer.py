@@ -16,6 +16,7 @@ from pathlib import Path
 logger = logging.getLogger("assay_ner")
 
 BIOLINKBERT = "michiyasunaga/BioLinkBERT-base"
+MINILM = "sentence-transformers/all-MiniLM-L6-v2"
 STAND_IN_WARNING = (
     "all-MiniLM-L6-v2 is a small general-domain stand-in for BioLinkBERT-base: it proves the "
     "pipeline on CPU; train with transformer=michiyasunaga/BioLinkBERT-base (on GPU) for real use"
@@ -56,7 +57,7 @@ def _in_local_cache(model_id: str) -> bool:
 
 def resolve_transformer(requested: str) -> TransformerChoice:
     if requested == "minilm":
-        return TransformerChoice(str(minilm_path()), "sentence-transformers/all-MiniLM-L6-v2", True)
+        return TransformerChoice(str(minilm_path()), MINILM, True)
     if requested == "auto":
         if _in_local_cache(BIOLINKBERT) or _hub_reachable(BIOLINKBERT):
             return TransformerChoice(BIOLINKBERT, BIOLINKBERT, False)
@@ -74,7 +75,7 @@ def public_name(name: str) -> str:
     """What to tell people a config's transformer is: the shipped MiniLM's directory by its hub id."""
     path = Path(name)
     if path.is_dir() and path.resolve() == minilm_path():
-        return "sentence-transformers/all-MiniLM-L6-v2"
+        return MINILM
     return name
 
 
