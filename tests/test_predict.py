@@ -168,5 +168,5 @@ def test_cli_writes_output_and_names_bad_input(model_dir, tmp_path):
 def test_unknown_format_is_refused(tmp_path):
     bad = tmp_path / "in.xml"
     bad.write_text("<x/>", encoding="utf8")
-    with pytest.raises(InputError, match=r"in\.xml: unknown input format '\.xml'"):
+    with pytest.raises(InputError, match=r"in\.xml: unknown format '\.xml'"):
         list(read_descriptions(bad))

@@ -10,10 +10,8 @@ from pathlib import Path
 import httpx
 import pytest
 import spacy
-from test_answer import gold_doc
-from test_predict import save_tiny_pipeline
 
-from components.data.records import write_docbin
+from components.data.docs import write_docbin
 from components.evaluation.display import render_comparison, sample
 from components.pipeline.labels import COLORS
 
@@ -74,9 +72,9 @@ def marks_of(dom: str) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def pages(tmp_path_factory):
+def pages(tmp_path_factory, tiny_pipeline, gold_doc):
     tmp = tmp_path_factory.mktemp("visualize")
-    model = save_tiny_pipeline(tmp / "model")
+    model = tiny_pipeline
     texts = tmp / "texts.jsonl"
     texts.write_text("".join(json.dumps({"text": t}) + "\n" for t in TEXTS), encoding="utf8")
     nlp = spacy.blank("en")
@@ -112,8 +110,8 @@ def pages(tmp_path_factory):
 
 
 def chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess:
-    if not CHROMIUM.exists():
-        pytest.skip("needs Debian's chromium at /usr/bin/chromium (make install-dev installs it)")
+    # A dev requirement (make install-dev installs Debian's chromium): missing, the test fails.
+    assert CHROMIUM.exists(), "needs Debian's chromium at /usr/bin/chromium (make install-dev installs it)"
     flags = [
         "--headless",
         "--no-sandbox",

@@ -63,7 +63,9 @@ def read_descriptions(
     if path.suffix.lower() == ".spacy":
         yield from _docbin_descriptions(path)
         return
-    for where, row in read_rows(path, report):
+    for row_no, (where, row) in enumerate(read_rows(path, report)):
+        if row_no == 0 and path.suffix.lower() in (".csv", ".tsv") and not set(TEXT_FIELDS) & set(row):
+            raise InputError(f"{path}:1: no {' or '.join(TEXT_FIELDS)} column in header {list(row)}")
         if (description := _description(row, where, report)) is not None:
             yield description
 
