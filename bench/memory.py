@@ -18,8 +18,9 @@ from pathlib import Path
 
 import typer
 
-from bench.common import benchmark_texts, machine
+from bench.common import annotate_vars, benchmark_texts, machine
 from components.data.records import write_jsonl
+from components.training.transformer import write_training_config
 
 
 def peak_rss(command: list[str], env: dict | None = None, cwd: Path | None = None) -> dict:
@@ -47,18 +48,20 @@ def main(
     py = [sys.executable, "-m"]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
+        config = tmp / "config.cfg"
+        write_training_config(Path("configs/ner.cfg"), config, "minilm", -1)
         texts = tmp / "texts.jsonl"
         write_jsonl(texts, ({"text": t} for t in benchmark_texts(n_docs)))
         commands = {
-            f"annotate ({annotate_docs} docs, SmolLM2 via llama.cpp)": py + [
-                "scripts.annotate", str(corpus), str(tmp / "ann.jsonl"), str(tmp / "ann.spacy"),
-                "--backend", "llamacpp", "--model", "smollm2", "--cache-dir", str(tmp / "cache"),
-                "--limit", str(annotate_docs),
+            f"annotate ({annotate_docs} docs, the default offline teacher)": py + [
+                "scripts.annotate", str(corpus), str(tmp / "ann.jsonl"), "--limit", str(annotate_docs),
+                *annotate_vars(tmp / "cache"),
             ],
             f"train ({train_steps} steps, MiniLM, CPU)": py + [
-                "scripts.train", "configs/ner.cfg", str(tmp / "training"), "--train", str(train),
-                "--dev", str(dev), "--transformer", "minilm", "--gpu-id", "-1",
-                "--max-steps", str(train_steps), "--eval-frequency", str(train_steps),
+                "spacy", "train", str(config), "--output", str(tmp / "training"),
+                "--code", "components/training/registry.py",
+                "--paths.train", str(train), "--paths.dev", str(dev),
+                "--training.max_steps", str(train_steps), "--training.eval_frequency", str(train_steps),
             ],
             f"inference ({n_docs} docs, scripts.predict)": py + [
                 "scripts.predict", model, str(texts), str(tmp / "predictions.jsonl"),

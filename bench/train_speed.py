@@ -1,4 +1,4 @@
-"""Training speed: words per second of `spacy train` (through scripts/train.py) on this machine.
+"""Training speed: words per second of `spacy train` on this machine, on the train step's config.
 
 spaCy counts the words of every batch it trains on and hands the running total to its logger at
 each evaluation. This benchmark swaps in a logger that also notes the clock, and divides the words
@@ -18,11 +18,13 @@ from pathlib import Path
 
 import spacy
 import typer
-from scripts.train import main as train
+from spacy.cli.train import train
 from spacy.util import load_config, registry
 
 from bench.common import machine
-from components.data.records import read_docbin
+from components.data.docs import read_docbin
+from components.training import registry as project_registry  # noqa: F401  (what configs/ner.cfg names)
+from components.training.transformer import write_training_config
 
 CHECKPOINTS: list[dict] = []
 
@@ -50,7 +52,7 @@ def main(
     train_path: Path = typer.Option(Path("corpus/train.spacy"), "--train", exists=True, dir_okay=False),
     dev: Path = typer.Option(Path("corpus/dev.spacy"), exists=True, dir_okay=False),
     transformer: str = typer.Option("minilm"),
-    gpu_id: str = typer.Option("-1", help="GPU id, -1 for CPU"),
+    gpu_id: int = typer.Option(-1, help="GPU id, -1 for CPU"),
     steps: int = typer.Option(60, help="Training steps timed (after step 0)"),
     threads: int = typer.Option(2, help="torch threads"),
     output: Path = typer.Option(Path("metrics/bench/train_speed.json"), dir_okay=False),
@@ -58,16 +60,16 @@ def main(
     import torch
 
     torch.set_num_threads(threads)
-    cfg = load_config(config)
-    cfg["training"]["logger"] = {"@loggers": "bench.ClockLogger.v1"}
     with tempfile.TemporaryDirectory() as tmp:
         timed_cfg = Path(tmp) / "config.cfg"
+        write_training_config(config, timed_cfg, transformer, gpu_id)
+        cfg = load_config(timed_cfg, interpolate=False)
+        cfg["training"]["logger"] = {"@loggers": "bench.ClockLogger.v1"}
         cfg.to_disk(timed_cfg)
         # One evaluation at step 0 and one at `steps`: the clock runs between them.
-        train(
-            timed_cfg, Path(tmp) / "out", train=train_path, dev=dev, transformer=transformer, gpu_id=gpu_id,
-            max_steps=steps, eval_frequency=steps, seed=0,
-        )
+        overrides = {"paths.train": str(train_path), "paths.dev": str(dev), "training.max_steps": steps,
+                     "training.eval_frequency": steps}  # fmt: skip
+        train(timed_cfg, Path(tmp) / "out", use_gpu=gpu_id, overrides=overrides)
     first, last = CHECKPOINTS[0], CHECKPOINTS[-1]
     words, seconds = last["words"] - first["words"], last["clock"] - first["clock"]
     docs = read_docbin(train_path, spacy.blank("en").vocab)

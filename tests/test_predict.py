@@ -1,4 +1,4 @@
-"""Batch prediction over JSONL/CSV/TSV with a tiny saved pipeline (EntityRuler + assay_answer)."""
+"""Batch prediction over JSONL/CSV/TSV with a tiny saved pipeline (conftest: EntityRuler + assay_answer)."""
 
 import json
 import subprocess
@@ -6,36 +6,15 @@ import sys
 from pathlib import Path
 
 import pytest
-import spacy
 
 from components.data.records import InputError
 from components.inference.predict import predict_file, read_descriptions
 
 ROOT = Path(__file__).resolve().parent.parent
 
-PATTERNS = {
-    "TARGET": ["JNK2", "muscarinic M5 receptor", "tyrosinase", "NQO1", "beta-adrenergic receptor"],
-    "SUBSTRATE": ["ATF2", "[3H]NMS", "L-DOPA", "isoproterenol"],
-}
-
-
-def save_tiny_pipeline(path: Path) -> Path:
-    """A pipeline that loads like the real one (spacy.load of a directory) and ends in assay_answer,
-    with a rule-based stand-in for the trained NER so that its output is known exactly."""
-    nlp = spacy.blank("en")
-    ruler = nlp.add_pipe("entity_ruler")
-    ruler.add_patterns(
-        [{"label": label, "pattern": p} for label, patterns in PATTERNS.items() for p in patterns]
-    )
-    nlp.add_pipe("assay_answer")
-    nlp.meta["name"] = "assay_ner_tiny"
-    nlp.to_disk(path)
-    return path
-
-
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory):
-    return save_tiny_pipeline(tmp_path_factory.mktemp("tiny") / "model")
+def model_dir(tiny_pipeline):
+    return tiny_pipeline
 
 
 def read_output(path: Path) -> list[dict]:

@@ -1,0 +1,73 @@
+"""project.yml is the map: every step lists the code that shapes its outputs, so that a change to
+that code re-runs the step, and each knob has its one default there."""
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import srsly
+
+ROOT = Path(__file__).resolve().parent.parent
+PROJECT = srsly.read_yaml(ROOT / "project.yml")
+COMMANDS = {command["name"]: command for command in PROJECT["commands"]}
+
+# Prints the project files that importing the given modules (names, or paths of files) loads.
+IMPORTED = """
+import importlib, json, sys
+from pathlib import Path
+import spacy
+root = Path.cwd().resolve()
+for target in sys.argv[1:]:
+    if target.endswith(".py"):
+        spacy.util.import_file(Path(target).stem, target)
+    else:
+        importlib.import_module(target)
+files = {str(Path(m.__file__).resolve().relative_to(root)) for m in list(sys.modules.values())
+         if getattr(m, "__file__", None) and Path(m.__file__).resolve().is_relative_to(root)}
+print(json.dumps(sorted(files)))
+"""
+
+
+def code_of(line: str) -> list[str]:
+    """The project modules a script line runs: `python -m scripts.x`, and files given as --code."""
+    words = shlex.split(line)
+    module = words[words.index("-m") + 1] if "-m" in words else ""
+    targets = [module] if module.startswith("scripts.") else []
+    if "--code" in words:
+        targets += words[words.index("--code") + 1].split(",")
+    return targets
+
+
+@pytest.mark.parametrize("name", PROJECT["workflows"]["all"])
+def test_every_module_a_step_imports_is_in_its_deps(name):
+    command = COMMANDS[name]
+    targets = [t for line in command["script"] for t in code_of(line)]
+    run = subprocess.run(
+        [sys.executable, "-c", IMPORTED, *targets], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    missing = sorted(set(json.loads(run.stdout)) - set(command.get("deps", [])))
+    assert not missing, f"{name}: imports {missing} without listing them in deps"
+
+
+def test_every_dep_exists_and_every_workflow_step_has_outputs():
+    for command in PROJECT["commands"]:
+        for dep in command.get("deps", []):
+            if "${" not in dep and not dep.startswith(("corpus/", "training/", "metrics/", "packages/")):
+                assert (ROOT / dep).exists(), f"{command['name']}: no {dep}"
+    for name in PROJECT["workflows"]["all"]:
+        assert COMMANDS[name].get("outputs"), name
+
+
+def test_each_knob_has_one_default_in_project_yml():
+    # The teacher's config takes every value from project.yml: its [vars] hold no defaults of their own.
+    config = (ROOT / "configs" / "annotate.cfg").read_text(encoding="utf8")
+    section = config.split("[vars]", 1)[1].split("\n[", 1)[0]
+    defaults = {m.group(1): m.group(2).strip() for m in re.finditer(r"^(\w+) = (.*)$", section, re.M)}
+    assert defaults and set(defaults.values()) == {"null"}, defaults
+    annotate = " ".join(COMMANDS["annotate"]["script"])
+    assert all(f"--vars.{var} " in annotate for var in defaults), sorted(defaults)
