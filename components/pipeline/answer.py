@@ -6,8 +6,25 @@ each label in text order, one per distinct text (labels.set_answer).
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import ModuleType
+
+from spacy import util
 from spacy.language import Language
 from spacy.tokens import Doc, Span
+
+
+def _sibling_labels() -> ModuleType:
+    """The labels module beside this one. `spacy package` imports each shipped file on its own,
+    outside its package, and then builds the pipeline: there the sibling is loaded by its path."""
+    if __package__:
+        from . import labels
+
+        return labels
+    return util.import_file("labels", Path(__file__).with_name("labels.py"))
+
+
+labels = _sibling_labels()
 
 
 def _answer_getter(key: str):
@@ -18,13 +35,10 @@ def _answer_getter(key: str):
     return get
 
 
+for _key in labels.ANSWER_KEYS.values():
+    Doc.set_extension(_key, getter=_answer_getter(_key))
+
+
 @Language.factory("assay_answer")
 def make_assay_answer(nlp: Language, name: str):
-    # `spacy package` imports each shipped module on its own, outside its package, to check it; a
-    # sibling import at the top of the file would fail there, so the label set is read here.
-    from .labels import ANSWER_KEYS, set_answer
-
-    for key in ANSWER_KEYS.values():
-        # Bound each time a pipeline is built; the getter only reads doc.spans.
-        Doc.set_extension(key, getter=_answer_getter(key), force=True)
-    return set_answer
+    return labels.set_answer
