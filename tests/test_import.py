@@ -1,4 +1,4 @@
-"""Importing existing annotations: the seed notebook's table (CSV/TSV/parquet) and span JSONL as
+"""Importing existing annotations: a description/target/substrate table (CSV/TSV/parquet) and span JSONL as
 Prodigy and doccano export it, through the CLI and the DocBin it writes."""
 
 import csv

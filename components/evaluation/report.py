@@ -1,8 +1,8 @@
 """Evaluate the trained pipeline: student vs teacher, student vs truth, teacher vs truth, other systems.
 
-Every comparison is scored with components.evaluation.metrics.score_entities (seqeval-style entity P/R/F1 and
-token accuracy, the figures of the seed's table) and broken down into error kinds per label, each
-with a few examples, so the Markdown page shows what goes wrong and not only how often.
+Every comparison is scored with components.evaluation.metrics.score_entities (seqeval-style entity
+P/R/F1, string P/R/F1 of the doc-level answers, token and answer accuracy) and broken down into
+error kinds per label, each with a few examples, so the page shows what goes wrong, not only how often.
 """
 
 from __future__ import annotations
