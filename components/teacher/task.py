@@ -24,9 +24,9 @@ from spacy_llm.registry import registry
 from spacy_llm.tasks.span.examples import SpanReason
 
 from components.data.align import align_mentions
-from components.data.corpus import read_answer_records
 from components.pipeline.labels import ANSWER_KEYS, DEFINITIONS, LABELS, SUBSTRATE, TARGET
 from components.teacher.cues import apply_cues
+from components.teacher.examples import read_fewshot
 from components.teacher.grammar import answer_grammar, candidate_strings
 
 UNPARSEABLE = "unparseable"
@@ -67,19 +67,19 @@ def parse_compact(raw: str) -> tuple[list[tuple[str, str]], list[str]]:
 
 
 def targets_first(mentions: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[str]]:
-    """Drop SUBSTRATE strings that contain, or are contained in, a TARGET string of the same answer.
+    """Drop SUBSTRATE strings that repeat, or contain, a TARGET string of the same answer.
 
     A molecule cannot be both, and small models often repeat the target as substrate or stretch
     it ("GLUT1-mediated [3H]2-deoxyglucose"): left in, the longer span would displace the target.
+    A substrate named inside its target's name stays ("glycolate" of "glycolate oxidase", "EGF"
+    of "EGFR").
     """
     targets = [text.lower() for label, text in mentions if label == TARGET]
     kept, notes = [], []
     for label, text in mentions:
-        clash = label == SUBSTRATE and next(
-            (t for t in targets if t in text.lower() or text.lower() in t), None
-        )
+        clash = label == SUBSTRATE and next((t for t in targets if t in text.lower()), None)
         if clash:
-            notes.append(f"dropped SUBSTRATE {text!r}: overlaps TARGET {clash!r}")
+            notes.append(f"dropped SUBSTRATE {text!r}: repeats or contains TARGET {clash!r}")
         else:
             kept.append((label, text))
     return kept, notes
@@ -222,15 +222,21 @@ class NERv3Task(_AssayTask):
 
 @registry.llm_tasks("assay_ner.CompactNER.v1")
 def compact_ner(
-    examples_path: str, constrain: bool = False, max_candidate_tokens: int = 8, guideline_cues: bool = False
+    examples_path: str,
+    constrain: bool = False,
+    max_candidate_tokens: int = 8,
+    guideline_cues: bool = False,
+    n_examples: int = 18,
 ) -> CompactNERTask:
     """Short JSON answers for small models. `constrain` adds a per-document grammar (honoured by
     llama.cpp, and by servers that take one) allowing only the document's token n-grams;
     `guideline_cues` applies the guideline's rules to each answer (components.teacher.cues)."""
-    return CompactNERTask(read_answer_records(examples_path), constrain, max_candidate_tokens, guideline_cues)
+    return CompactNERTask(
+        read_fewshot(examples_path)[:n_examples], constrain, max_candidate_tokens, guideline_cues
+    )
 
 
 @registry.llm_tasks("assay_ner.NERv3.v1")
-def ner_v3(examples_path: str, guideline_cues: bool = False) -> NERv3Task:
+def ner_v3(examples_path: str, guideline_cues: bool = False, n_examples: int = 18) -> NERv3Task:
     """spacy-llm's spacy.NER.v3 prompt with our label definitions and few-shot examples."""
-    return NERv3Task(read_answer_records(examples_path), guideline_cues)
+    return NERv3Task(read_fewshot(examples_path)[:n_examples], guideline_cues)
