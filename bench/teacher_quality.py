@@ -35,7 +35,11 @@ from components.teacher.annotate import annotate, load_annotator, teacher_of
 from tests.llm_double import ChatCompletionsDouble, last_user_text
 
 CONFIG = Path("configs/annotate.cfg")
-SETS = {"tuning": Path("assets/tuning.jsonl"), "handchecked": Path("assets/handchecked.jsonl")}
+SETS = {
+    "tuning": Path("assets/tuning.jsonl"),
+    "fewshot": Path("assets/fewshot.jsonl"),
+    "handchecked": Path("assets/handchecked.jsonl"),
+}
 REPORT_SET = "handchecked"
 
 # Named variants: overrides of configs/annotate.cfg.
@@ -45,6 +49,7 @@ VARIANTS: dict[str, dict] = {
     "constrained": {"vars.task": "constrained", "vars.guideline_cues": False},
     "constrained+cues": {"vars.task": "constrained", "vars.guideline_cues": True},
     "ner_v3": {"vars.task": "ner_v3", "vars.guideline_cues": False},
+    "hybrid": {"vars.task": "hybrid", "vars.guideline_cues": True},
 }
 
 

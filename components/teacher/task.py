@@ -28,6 +28,7 @@ from components.pipeline.labels import ANSWER_KEYS, DEFINITIONS, LABELS, SUBSTRA
 from components.teacher.cues import apply_cues
 from components.teacher.examples import read_fewshot
 from components.teacher.grammar import answer_grammar, candidate_strings
+from components.teacher.phrases import Vote, phenotypic, phrase_votes, plausible_target
 
 UNPARSEABLE = "unparseable"
 HALLUCINATED = "hallucinated"
@@ -107,7 +108,7 @@ class _AssayTask:
 
     def annotate(self, doc: Doc, raw: str, mentions: list[tuple[str, str]], problems: list[str]) -> Doc:
         mentions, dropped = targets_first(mentions)
-        if self.guideline_cues and not problems:  # an unreadable answer stays empty and flagged
+        if self.guideline_cues:  # an unreadable answer has no mentions: nothing to correct
             mentions, cue_notes = apply_cues(doc.text, mentions)
             dropped += cue_notes
         alignment = align_mentions(doc, mentions)
@@ -168,6 +169,50 @@ class CompactNERTask(_AssayTask):
 
     def read_answer(self, raw: str) -> tuple[list[tuple[str, str]], list[str]]:
         return parse_compact(raw)
+
+
+class HybridNERTask(CompactNERTask):
+    """The phrasing rules first, the small model where they find no target (components.teacher.phrases).
+
+    Where a rule names a TARGET, or the description is a phenotypic one, the model is not asked:
+    the prompt has no messages and the teacher answers "" at once (LlamaCppTeacher). Elsewhere the
+    model answers the constrained prompt and its TARGETs that look like a macromolecule's name
+    join the rules' SUBSTRATEs. Every vote, the rules' and the model's, is kept in
+    `doc.user_data["meta"]["votes"]`.
+    """
+
+    def __init__(self, examples: list[dict], max_candidate_tokens: int, guideline_cues: bool):
+        super().__init__(examples, True, max_candidate_tokens, guideline_cues)
+        self.name = "hybrid" + ("+cues" if guideline_cues else "")
+        self.prompt_hash = _prompt_hash({"base": self.prompt_hash, "task": self.name})
+
+    @staticmethod
+    def rules_suffice(text: str, votes: list[Vote]) -> bool:
+        return phenotypic(text) or any(vote.label == TARGET for vote in votes)
+
+    def prompt(self, doc: Doc) -> dict:
+        text = doc.text
+        if self.rules_suffice(text, phrase_votes(text)):
+            return {"text": text, "messages": []}
+        return super().prompt(doc)
+
+    def parse_responses(self, docs: Iterable[Doc], responses: Iterable[Any]) -> Iterable[Doc]:
+        for doc, answers in zip(docs, responses, strict=True):
+            (raw,) = answers
+            text = doc.text
+            votes = phrase_votes(text)
+            asked = not self.rules_suffice(text, votes)
+            model, problems = self.read_answer(raw) if asked else ([], [])
+            mentions = [(vote.label, vote.text) for vote in votes]
+            record = [{"label": v.label, "text": v.text, "by": v.rule, "kept": True} for v in votes]
+            for label, string in model:
+                name = plausible_target(string) if label == TARGET else None
+                kept = name is not None and not any(vote.label == TARGET for vote in votes)
+                record.append({"label": label, "text": string, "by": "model", "kept": kept})
+                mentions += [(TARGET, name)] if kept else []
+            doc = self.annotate(doc, raw, mentions, problems)
+            doc.user_data["meta"].update(model_asked=asked, votes=record)
+            yield doc
 
 
 class NERv3Task(_AssayTask):
@@ -234,6 +279,15 @@ def compact_ner(
     return CompactNERTask(
         read_fewshot(examples_path)[:n_examples], constrain, max_candidate_tokens, guideline_cues
     )
+
+
+@registry.llm_tasks("assay_ner.HybridNER.v1")
+def hybrid_ner(
+    examples_path: str, max_candidate_tokens: int = 8, guideline_cues: bool = True, n_examples: int = 18
+) -> HybridNERTask:
+    """ChEMBL's phrasings (components.teacher.phrases) first; the constrained small model only
+    where they name no target, its answer kept where it looks like a macromolecule's name."""
+    return HybridNERTask(read_fewshot(examples_path)[:n_examples], max_candidate_tokens, guideline_cues)
 
 
 @registry.llm_tasks("assay_ner.NERv3.v1")
