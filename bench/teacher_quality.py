@@ -82,7 +82,8 @@ def run_variant(overrides: dict, gold: list, cache_dir: str) -> tuple[list, floa
 
 def score_row(name: str, gold: list, predicted: list, seconds: float) -> dict:
     scores = score_entities(zip(gold, predicted, strict=True))
-    row = {"variant": name, "docs": len(gold), "s_per_desc": seconds / len(gold)}
+    asked = sum(doc.user_data["meta"].get("model_asked", True) for doc in predicted)
+    row = {"variant": name, "docs": len(gold), "model_asked": asked, "s_per_desc": seconds / len(gold)}
     for label in LABELS:
         row[f"str_{label}"] = scores["strings_per_type"][label]
         row[f"span_{label}"] = scores["ents_per_type"].get(label, {"p": 0.0, "r": 0.0, "f": 0.0})
@@ -90,7 +91,7 @@ def score_row(name: str, gold: list, predicted: list, seconds: float) -> dict:
 
 
 def table(rows: list[dict]) -> str:
-    head = "| variant | docs | " + " | ".join(
+    head = "| variant | docs (model asked) | " + " | ".join(
         f"{kind} {label} P/R/F1" for kind in ("string", "span") for label in LABELS
     )
     lines = [head + " | s/desc |", "| --- | ---: |" + " ---: |" * (2 * len(LABELS) + 1)]
@@ -101,7 +102,9 @@ def table(rows: list[dict]) -> str:
             for label in LABELS
         ]
         lines.append(
-            f"| {row['variant']} | {row['docs']} | " + " | ".join(cells) + f" | {row['s_per_desc']:.3f} |"
+            f"| {row['variant']} | {row['docs']} ({row['model_asked']}) | "
+            + " | ".join(cells)
+            + f" | {row['s_per_desc']:.3f} |"
         )
     return "\n".join(lines)
 
@@ -128,6 +131,7 @@ def print_errors(gold: list, predicted: list, n: int) -> None:
 
 def main(
     variant: list[str] = typer.Option(["default"], help=f"Named variants: {', '.join(VARIANTS)}"),
+    name: str = typer.Option(None, help="Name of the variant in the table (one --variant with --override)"),
     set_name: str = typer.Option("tuning", "--set", help=f"{' | '.join(SETS)}"),
     offset: int = typer.Option(0, help="Skip the first N records of the set"),
     limit: int = typer.Option(None, help="Only N records (after --offset)"),
@@ -165,7 +169,7 @@ def main(
                 runs.append((f"perfect teacher, cues {'on' if on else 'off'}", overrides))
             rows = _run_all(runs, gold, cache_dir, errors, json_out, set_name)
     else:
-        runs = [(name, {**VARIANTS[name], **extra}) for name in variant]
+        runs = [(name or v, {**VARIANTS[v], **extra}) for v in variant]
         rows = _run_all(runs, gold, cache_dir, errors, json_out, set_name)
     where = machine()
     typer.echo(

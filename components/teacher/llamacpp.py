@@ -147,6 +147,7 @@ class LlamaCppTeacher(Teacher):
         processor = self._empty_list_processor()
         for i, prompt in enumerate(prompts):
             if not prompt["messages"]:  # the task needs no answer (the hybrid task's rules sufficed)
+                self.usage["not_asked"] += 1
                 deliver(i, Answer("", 0, 0))
                 continue
             grammar = prompt.get("grammar")

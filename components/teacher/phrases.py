@@ -110,8 +110,8 @@ _MODIFIERS = (
     "sensitive", "drug-resistant", "multidrug-resistant", "type", "form", "isoform",
 )  # fmt: skip
 _TAG = (
-    r"\S+[-/ ](?:tagged|fused|conjugated|labell?ed)|\d+[xX]?His\S*|His\d*|GST|FLAG|MBP|Avi|eGFP|GFP"
-    r"|SUMO\d?|Halo"
+    r"\S+[-/ ](?:tagged|fused|conjugated|labell?ed)|\d+[xX]?His\d*|His\d*|GST|FLAG|MBP|Avi|eGFP|GFP"
+    r"|SUMO\d?|Halo|TEV|Tev"
 )
 _LEADING = re.compile(
     r"^(?:\((?:[^()]|\([^()]*\))*\)"  # "(A/Moscow/10/99(H3N2)) Neuraminidase N2"
@@ -135,6 +135,7 @@ _ORGANISM = re.compile(
     r"(?: (?:subsp\.|var\.|strain|serotype|serovar|str\.) \S+)?(?: [A-Z]*\d[\w/-]*(?= |$))?(?:\s+|$)"
     r"|^(?:[A-Z][a-z]+ )?(?:[A-Z]\w* )?virus(?: \([^)]*\))? "
 )
+_SPECIES_INSIDE = re.compile(r"\s+(?:human|rat|mouse|murine|bovine|porcine|monkey)\s+\S+\s+cells?\b.*$")
 # A strain left alone after its organism: "Plasmodium falciparum K1".
 _STRAIN = re.compile(r"^(?:[A-Z]{1,4}-?)?\d[\w-]*$|^[A-Z]{1,2}\d{1,4}[a-z]?$")
 _MUTATION = r"(?:[A-Z]\d+[A-Z*]|del\d\w*|ins\d\w*|exon\s?\d+\s?del\w*)(?:/[A-Z]\d+[A-Z*])*"
@@ -147,7 +148,7 @@ _DOMAIN = (
 _TRAILING = re.compile(
     rf"(?:\s+(?:{_MUTATION}|(?:double|triple|single|point)? ?mutants?|{_DOMAIN}"
     r"|wild[- ]type|WT|isoform \w+|variant|protein|enzyme|subunit|fragment|homodimer|dimer|monomer"
-    r"|aptamer|sequence|full|complex|gene|mRNA|tetramer|precursor|holoenzyme|pocket"
+    r"|aptamer|sequence|full|complex|gene|mRNA|tetramer|precursor|holoenzyme|pocket|model"
     r"|\([^()]*\bresidues?\b[^()]*\)|\(\d[^()]*\)|[A-Z]\d+-[A-Z]\d+"
     r"|(?:ATP|allosteric|active|binding|labelling|orthosteric) sites?)"
     r"|-(?:KD\d?|CD|LBD|SH2))$"
@@ -203,6 +204,8 @@ def clean_name(raw: str) -> str | None:
     lead = _strip(name, _ORGANISM, _LEADING)
     if lead != name and _ORGANISM.match(name) and _STRAIN.match(_strip(lead, _TRAILING)):
         return None  # "Plasmodium falciparum K1": an organism and its strain
+    # A species and a cell line after the name: "SIRT1 human MDA-MB-231 cells".
+    lead = _SPECIES_INSIDE.sub("", lead)
     name = _strip(lead, _TRAILING).strip(" ,;:-")
     while name and not _balanced(name) and name[-1] in "([{":  # "FGFR1 (" cut by a stop
         name = name[:-1].rstrip()
@@ -261,7 +264,8 @@ _TARGET_ANCHOR = re.compile(
     r"|or activity)|allosteric modulation|modulation|activation|stabili[sz]ation|inactivation|binding"
     r"|interaction|downregulation|down-regulation|dissociation constant|inhibit|inhibiting|blockade"
     r"|block|intercalation|displacement|selectivity|degradation|induction))"
-    r" (?:of|to|at|for|against|towards|toward|on|with|into) (?:the )?",
+    r" (?:of|to|at|for|against|towards|toward|on|with|into) (?:the )?"
+    r"|\b(?P<at>(?:[\w-]+ )?activity) at (?:the )?",  # "Substrate activity at NQO1"
     re.IGNORECASE,
 )
 # "Displacement of [3H]NMS from X", "ability to displace ethidium bromide from X".
@@ -288,7 +292,8 @@ _PROCESS_OF = re.compile(
 _PROCESS_AFTER = re.compile(
     r"(?P<name>\S+(?: \S+)?) (?:phosphorylation|signaling|signalling|pathway|expression"
     r"|dimerization|activity|binding|mRNA|gene|transcription|levels?|protein|release|production"
-    r"|secretion|function|autophosphorylation|aggregation|translocation|hybridization|formation)\b"
+    r"|secretion|function|autophosphorylation|aggregation|translocation|hybridization|formation"
+    r"|activation|degradation)\b"
 )
 # Where no target phrase names one, the protein that the readout names: "upregulation of Bcl-2
 # expression", "Effect on ITGB2 gene expression", "reduction in TNFalpha levels".
@@ -344,8 +349,9 @@ def _target_phrase_starts(text: str) -> list[tuple[int, str]]:
         before = text[: match.start()]
         if _PHENOTYPE_BEFORE.search(before) or re.search(r"\bas\s+$", before):
             continue  # "Growth inhibition of", "assessed as inhibition of": a phenotype, a readout
-        if not match.group("anchor").lower().startswith("displacement"):
-            starts.append((match.end(), match.group("anchor").split()[-1].lower() + " of X"))
+        anchor = (match.group("anchor") or match.group("at")).lower()
+        if not anchor.startswith("displacement"):
+            starts.append((match.end(), anchor.split()[-1] + " of X"))
     return sorted(starts)
 
 
@@ -433,6 +439,10 @@ _SUBSTRATE_PHRASES = [
         ("[isotope]Y as radioligand",
          rf"(?P<names>{_ISOTOPE_NAME})\s+(?:as\s+(?:a\s+|the\s+)?)?radioligand", False),
         ("using [isotope]Y", rf"\busing\s+(?P<names>{_ISOTOPE_NAME})", False),
+        # "Activation of beta-adrenergic receptor by isoproterenol at 0.5 uM": an agent, not a method.
+        ("activation of X by Y",
+         r"\b(?:[Aa]ctivation|[Ss]timulation) of [^;]+? by (?P<names>[^\s;,]+(?: [^\s;,]+)?)"
+         r" (?=at \d)", False),
     )
 ]  # fmt: skip
 _IN_PRESENCE_OF = re.compile(r"\b[Ii]n (?:the )?presence of\s+(?P<names>\S+(?: \S+){0,3})")
@@ -484,7 +494,7 @@ def substrate_votes(text: str) -> list[Vote]:
 # Phenotypic, ADME and in vivo assays name no target: "Antibacterial activity against ...",
 # "Cytotoxicity against ...", "Growth inhibition of ...".
 _PHENOTYPE = re.compile(
-    r"^(?:In vivo |In vitro |Ex vivo )?(?:[A-Z][a-z]*(?:bacterial|microbial|fungal|viral|malarial"
+    r"^(?:In vivo |In vitro |Ex vivo )?(?:[A-Za-z][a-z]*(?:bacterial|microbial|fungal|viral|malarial"
     r"|proliferative|tumou?r|cancer|parasitic|plasmodial|leishmanial|trypanosomal|mycobacterial"
     r"|tubercular|inflammatory|oxidant|nociceptive|convulsant|diabetic|hyperlipidemic|lipidemic"
     r"|allodynic|depressant|psychotic|hypertensive|emetic|feedant|osteoporotic|migraine|angiogenic"
