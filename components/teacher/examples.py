@@ -2,15 +2,11 @@
 
 `assets/fewshot.jsonl` holds span records `{"text", "spans": [{"start", "end", "label", "text"}],
 "meta"}`, the format of every hand-labelled set. An example's answer is what the compact task asks
-of the teacher: per label, the distinct span texts in text order. ExampleIndex picks the pool's
-examples nearest a description, for prompts whose examples change with the document.
+of the teacher: per label, the distinct span texts in text order.
 """
 
 from __future__ import annotations
 
-import math
-import re
-from collections import Counter
 from pathlib import Path
 
 from components.data.records import InputError, check_labels, read_jsonl
@@ -50,32 +46,3 @@ def read_fewshot(path: str | Path) -> list[dict]:
     if not examples:
         raise InputError(f"{path}: no few-shot records")
     return examples
-
-
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9-]*|\d+[A-Za-z][A-Za-z0-9-]*")
-
-
-def _words(text: str) -> set[str]:
-    return {w.lower() for w in _WORD.findall(text)}
-
-
-class ExampleIndex:
-    """The pool's examples nearest a description: IDF-weighted overlap of their words, so that
-    "Ratio of Kcat to Km for ..." finds the pool's other ratios before its many "Inhibition of"."""
-
-    def __init__(self, examples: list[dict]):
-        self.examples = examples
-        self._words = [_words(eg["text"]) for eg in examples]
-        df = Counter(w for words in self._words for w in words)
-        self._idf = {w: math.log((1 + len(examples)) / (1 + n)) + 1 for w, n in df.items()}
-
-    def nearest(self, text: str, k: int) -> list[dict]:
-        """The `k` most similar examples, least similar first (the nearest sits next to the text)."""
-        words = _words(text)
-
-        def score(i: int) -> float:
-            shared = sum(self._idf[w] for w in words & self._words[i])
-            return shared / math.sqrt(1 + sum(self._idf[w] for w in self._words[i]))
-
-        ranked = sorted(range(len(self.examples)), key=lambda i: (-score(i), i))[:k]
-        return [self.examples[i] for i in reversed(ranked)]

@@ -26,7 +26,7 @@ from spacy_llm.tasks.span.examples import SpanReason
 from components.data.align import align_mentions
 from components.pipeline.labels import ANSWER_KEYS, DEFINITIONS, LABELS, SUBSTRATE, TARGET
 from components.teacher.cues import apply_cues
-from components.teacher.examples import ExampleIndex, read_fewshot
+from components.teacher.examples import read_fewshot
 from components.teacher.grammar import answer_grammar, candidate_strings
 from components.teacher.phrases import Vote, phenotypic, phrase_votes, plausible_target
 
@@ -138,22 +138,13 @@ class _AssayTask:
 
 class CompactNERTask(_AssayTask):
     def __init__(
-        self,
-        examples: list[dict],
-        constrain: bool,
-        max_candidate_tokens: int,
-        guideline_cues: bool,
-        similar_examples: int = 0,
+        self, examples: list[dict], constrain: bool, max_candidate_tokens: int, guideline_cues: bool
     ):
         self.guideline_cues = guideline_cues
         self.name = ("constrained" if constrain else "compact") + ("+cues" if guideline_cues else "")
+        self.examples = examples
         self.constrain = constrain
         self.max_candidate_tokens = max_candidate_tokens
-        # Per document, the pool's nearest examples instead of one shared prefix: each prompt is then
-        # evaluated whole (no KV-cache reuse).
-        self.similar_examples = similar_examples
-        self.index = ExampleIndex(examples) if similar_examples else None
-        examples = [] if similar_examples else examples
         self.system = (
             "Find the assay's TARGET and SUBSTRATE in the text.\n"
             + "\n".join(f"{label}: {DEFINITIONS[label]}" for label in LABELS)
@@ -161,36 +152,17 @@ class CompactNERTask(_AssayTask):
             "in the text; use [] when the text names none."
         )
         # The shared prefix: system message and examples. The document comes last (KV-cache reuse).
-        self.prefix = [{"role": "system", "content": self.system}, *self.turns(examples)]
-        self.prompt_hash = _prompt_hash(
-            {
-                "task": self.name,
-                "prefix": self.prefix,
-                "constrain": constrain,
-                "n": max_candidate_tokens,
-                "similar": [
-                    similar_examples,
-                    [eg["text"] for eg in self.index.examples] if self.index else [],
-                ],
-            }
-        )
-
-    @staticmethod
-    def turns(examples: list[dict]) -> list[dict]:
-        messages = []
+        self.prefix = [{"role": "system", "content": self.system}]
         for eg in examples:
             answer = compact_answer({label: eg[ANSWER_KEYS[label]] for label in LABELS})
-            messages += [{"role": "user", "content": eg["text"]}, {"role": "assistant", "content": answer}]
-        return messages
+            self.prefix += [{"role": "user", "content": eg["text"]}, {"role": "assistant", "content": answer}]
+        self.prompt_hash = _prompt_hash(
+            {"task": self.name, "prefix": self.prefix, "constrain": constrain, "n": max_candidate_tokens}
+        )
 
     def prompt(self, doc: Doc) -> dict:
         text = doc.text  # spaCy rebuilds Doc.text from its tokens on every access
-        prefix = (
-            self.prefix + self.turns(self.index.nearest(text, self.similar_examples))
-            if self.index
-            else self.prefix
-        )
-        prompt = {"text": text, "messages": prefix + [{"role": "user", "content": text}]}
+        prompt = {"text": text, "messages": self.prefix + [{"role": "user", "content": text}]}
         if self.constrain:
             prompt["grammar"] = answer_grammar(candidate_strings(doc, self.max_candidate_tokens))
         return prompt
@@ -205,24 +177,12 @@ class HybridNERTask(CompactNERTask):
     Where a rule names a TARGET, or the description is a phenotypic one, the model is not asked:
     the prompt has no messages and the teacher answers "" at once (LlamaCppTeacher). Elsewhere the
     model answers the constrained prompt and its TARGETs that look like a macromolecule's name
-    join the rules' SUBSTRATEs. Its few-shot examples are the pool's descriptions that the rules
-    cannot answer either: the kind it is asked about. Every vote, the rules' and the model's, is
-    kept in `doc.user_data["meta"]["votes"]`.
+    join the rules' SUBSTRATEs. Its prompt is the constrained task's, so the two share cached
+    answers. Every vote, the rules' and the model's, is kept in `doc.user_data["meta"]["votes"]`.
     """
 
-    def __init__(
-        self,
-        pool: list[dict],
-        n_examples: int,
-        residue_examples: bool,
-        max_candidate_tokens: int,
-        guideline_cues: bool,
-        similar_examples: int,
-    ):
-        if residue_examples:
-            pool = [eg for eg in pool if not self.rules_suffice(eg["text"], phrase_votes(eg["text"]))]
-        examples = pool if similar_examples else pool[:n_examples]
-        super().__init__(examples, True, max_candidate_tokens, guideline_cues, similar_examples)
+    def __init__(self, examples: list[dict], max_candidate_tokens: int, guideline_cues: bool):
+        super().__init__(examples, True, max_candidate_tokens, guideline_cues)
         self.name = "hybrid" + ("+cues" if guideline_cues else "")
         self.prompt_hash = _prompt_hash({"base": self.prompt_hash, "task": self.name})
 
@@ -327,22 +287,11 @@ def compact_ner(
 
 @registry.llm_tasks("assay_ner.HybridNER.v1")
 def hybrid_ner(
-    examples_path: str,
-    max_candidate_tokens: int = 8,
-    guideline_cues: bool = True,
-    n_examples: int = 18,
-    residue_examples: bool = True,
-    similar_examples: int = 0,
+    examples_path: str, max_candidate_tokens: int = 8, guideline_cues: bool = True, n_examples: int = 18
 ) -> HybridNERTask:
     """ChEMBL's phrasings (components.teacher.phrases) first; the constrained small model only
-    where they name no target, its answer kept where it looks like a macromolecule's name.
-    `residue_examples`: the few-shot examples are the first `n_examples` of the pool that the
-    rules cannot answer (else the pool's first `n_examples`); `similar_examples` > 0: that many of
-    those, the nearest each description, instead."""
-    pool = read_fewshot(examples_path)
-    return HybridNERTask(
-        pool, n_examples, residue_examples, max_candidate_tokens, guideline_cues, similar_examples
-    )
+    where they name no target, its answer kept where it looks like a macromolecule's name."""
+    return HybridNERTask(read_fewshot(examples_path)[:n_examples], max_candidate_tokens, guideline_cues)
 
 
 @registry.llm_tasks("assay_ner.NERv3.v1")
