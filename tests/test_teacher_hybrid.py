@@ -48,6 +48,13 @@ def test_the_rules_answer_without_the_model(labelled):
     assert teacher.usage["not_asked"] == 2
 
 
+def test_the_model_is_not_even_loaded_where_the_rules_answer_every_description(tmp_path):
+    nlp = hybrid(tmp_path)
+    docs, _ = annotate(nlp, [nlp.make_doc(t) for t in (RULES, PHENOTYPE)])
+    assert ents(docs[0]) == [("JNK2", "TARGET"), ("ATF2", "SUBSTRATE")]
+    assert teacher_of(nlp)._llm is None
+
+
 def test_the_model_answers_where_no_rule_does_and_its_vote_is_kept(labelled):
     _, (_, _, model), teacher = labelled
     meta = model.user_data["meta"]

@@ -174,11 +174,12 @@ class CompactNERTask(_AssayTask):
 class HybridNERTask(CompactNERTask):
     """The phrasing rules first, the small model where they find no target (components.teacher.phrases).
 
-    Where a rule names a TARGET, or the description is a phenotypic one, the model is not asked:
-    the prompt has no messages and the teacher answers "" at once (LlamaCppTeacher). Elsewhere the
-    model answers the constrained prompt and its TARGETs that look like a macromolecule's name
-    join the rules' SUBSTRATEs. Its prompt is the constrained task's, so the two share cached
-    answers. Every vote, the rules' and the model's, is kept in `doc.user_data["meta"]["votes"]`.
+    Where a rule names a TARGET, or the description is a phenotypic one, the model's answer is not
+    needed: the prompt says "skip" (and carries no grammar, so that it is cached apart from the
+    asked one), LlamaCppTeacher answers it "" without running the model, and other backends ask
+    in vain. Elsewhere the model answers the constrained task's prompt (the two share cached
+    answers) and its TARGETs that look like a macromolecule's name join the rules' SUBSTRATEs.
+    Every vote, the rules' and the model's, is kept in `doc.user_data["meta"]["votes"]`.
     """
 
     def __init__(self, examples: list[dict], max_candidate_tokens: int, guideline_cues: bool):
@@ -193,7 +194,8 @@ class HybridNERTask(CompactNERTask):
     def prompt(self, doc: Doc) -> dict:
         text = doc.text
         if self.rules_suffice(text, phrase_votes(text)):
-            return {"text": text, "messages": []}
+            messages = self.prefix + [{"role": "user", "content": text}]
+            return {"text": text, "messages": messages, "skip": True}
         return super().prompt(doc)
 
     def parse_responses(self, docs: Iterable[Doc], responses: Iterable[Any]) -> Iterable[Doc]:
