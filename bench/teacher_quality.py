@@ -49,7 +49,7 @@ VARIANTS: dict[str, dict] = {
     "constrained": {"vars.task": "constrained", "vars.guideline_cues": False},
     "constrained+cues": {"vars.task": "constrained", "vars.guideline_cues": True},
     "ner_v3": {"vars.task": "ner_v3", "vars.guideline_cues": False},
-    "hybrid": {"vars.task": "hybrid", "vars.guideline_cues": True},
+    "hybrid+cues": {"vars.task": "hybrid", "vars.guideline_cues": True},
 }
 
 

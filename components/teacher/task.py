@@ -25,7 +25,7 @@ from spacy_llm.tasks.span.examples import SpanReason
 
 from components.data.align import align_mentions
 from components.pipeline.labels import ANSWER_KEYS, DEFINITIONS, LABELS, SUBSTRATE, TARGET
-from components.teacher.cues import apply_cues
+from components.teacher.cues import apply_cues, excluded
 from components.teacher.examples import read_fewshot
 from components.teacher.grammar import answer_grammar, candidate_strings
 from components.teacher.phrases import Vote, phenotypic, phrase_votes, plausible_target
@@ -205,18 +205,23 @@ class HybridNERTask(CompactNERTask):
             votes = phrase_votes(text)
             asked = not self.rules_suffice(text, votes)
             model, problems = self.read_answer(raw) if asked else ([], [])
-            # (label, text, by, the name it gives): a model TARGET counts where it looks like a
-            # macromolecule's name (trimmed as the guidelines mark names), its SUBSTRATEs never.
-            cast = [(v.label, v.text, v.rule, v.text) for v in votes] + [
-                (label, text, "model", plausible_target(text) if label == TARGET else None)
-                for label, text in model
+            # Each vote with the name it gives: a model TARGET where it looks like a macromolecule's
+            # name (trimmed as the guidelines mark names), a model SUBSTRATE never, and no vote
+            # for what the guidelines exclude (cofactors, ATP not called the substrate, cell lines).
+            record = [{"label": v.label, "text": v.text, "by": v.rule} for v in votes] + [
+                {"label": label, "text": string, "by": "model"} for label, string in model
             ]
-            doc = self.annotate(doc, raw, [(label, name) for label, _, _, name in cast if name], problems)
+            names = []
+            for vote in record:
+                name = vote["text"] if vote["by"] != "model" else None
+                if vote["by"] == "model" and vote["label"] == TARGET:
+                    name = plausible_target(vote["text"])
+                names.append(None if name is None or excluded(text, vote["label"], name) else name)
+            mentions = [(vote["label"], name) for vote, name in zip(record, names, strict=True) if name]
+            doc = self.annotate(doc, raw, mentions, problems)
             answer = {(e.label_, e.text) for e in doc.ents}
-            record = [
-                {"label": label, "text": text, "by": by, "kept": (label, name) in answer}
-                for label, text, by, name in cast
-            ]
+            for vote, name in zip(record, names, strict=True):
+                vote["kept"] = (vote["label"], name) in answer
             doc.user_data["meta"].update(model_asked=asked, votes=record)
             yield doc
 
@@ -289,7 +294,7 @@ def compact_ner(
 
 @registry.llm_tasks("assay_ner.HybridNER.v1")
 def hybrid_ner(
-    examples_path: str, max_candidate_tokens: int = 8, guideline_cues: bool = True, n_examples: int = 18
+    examples_path: str, max_candidate_tokens: int = 8, guideline_cues: bool = False, n_examples: int = 18
 ) -> HybridNERTask:
     """ChEMBL's phrasings (components.teacher.phrases) first; the constrained small model only
     where they name no target, its answer kept where it looks like a macromolecule's name."""
