@@ -2,11 +2,13 @@
 
 `assay_ner.CompactNER.v1` asks for a short JSON answer, `{"targets": [...], "substrates": [...]}`,
 with few-shot examples as chat turns and, for small local models, a per-document grammar that
-allows only the document's own substrings. `assay_ner.NERv3.v1` sends spacy-llm's own
-`spacy.NER.v3` prompt (our label definitions and examples) and reads its chain-of-thought lines.
-Both align the strings with components.data.align and record in `doc.user_data["meta"]` the raw
-answer, flags ("unparseable", "hallucinated"), alignment notes and unaligned strings; a bad
-answer flags its document and the run goes on.
+allows only the document's own substrings. `assay_ner.HybridNER.v1`, the offline default, takes
+ChEMBL's phrasings (components.teacher.phrases) first and asks the constrained small model only
+where they name no target. `assay_ner.NERv3.v1` sends spacy-llm's own `spacy.NER.v3` prompt (our
+label definitions and examples) and reads its chain-of-thought lines. All align the strings with
+components.data.align and record in `doc.user_data["meta"]` the raw answer, flags ("unparseable",
+"hallucinated"), alignment notes and unaligned strings; a bad answer flags its document and the
+run goes on.
 """
 
 from __future__ import annotations
@@ -91,7 +93,7 @@ def _prompt_hash(obj: Any) -> str:
 
 
 class _AssayTask:
-    """Shared by both tasks: one prompt per doc, answers aligned and recorded the same way."""
+    """Shared by the tasks: one prompt per doc, answers aligned and recorded the same way."""
 
     name = "abstract"
     guideline_cues = False
