@@ -1,54 +1,34 @@
-"""The guideline's SUBSTRATE phrasings, found in text and merged into a teacher's answer."""
+"""The guideline cues: corrections of a teacher's answer that drop what the guidelines exclude and
+never add a name."""
 
 import pytest
 
-from components.teacher.cues import apply_cues, cue_substrates
-
-USING = "using X as substrate"
-DISPLACED = "displacement of [isotope]X from"
+from components.teacher.cues import apply_cues
 
 
 @pytest.mark.parametrize(
-    "text,found",
+    "text,answer",
     [
-        ("Inhibition of human JNK2 at 1 uM using ATF2 as substrate", [("ATF2", USING)]),
-        ("Mixed-type inhibition of mushroom tyrosinase using L-DOPA as substrate", [("L-DOPA", USING)]),
-        ("Inhibition of MMP-13 using Mca-PLGL-Dpa as a fluorogenic substrate", [("Mca-PLGL-Dpa", USING)]),
-        ("Inhibition of LRRK2 using ATP and LRRKtide as substrates", [("ATP", USING), ("LRRKtide", USING)]),
-        ("Inhibition of SYK using ATP/Ulight-TK as substrate", [("ATP", USING), ("Ulight-TK", USING)]),
-        ("Inhibition of IGF1R using poly(Glu, Tyr) 4:1 as substrate", [("poly(Glu, Tyr) 4:1", USING)]),
-        ("Displacement of [3H]NMS from human muscarinic M5 receptor", [("[3H]NMS", DISPLACED)]),
-        ("Displacement of [125I]-PYY from human neuropeptide Y Y2 receptor", [("[125I]-PYY", DISPLACED)]),
-        # No cue: the phrase around the name is another one, or the ligand carries no isotope.
-        ("Inhibition of PDE4B using a kit in presence of cAMP as substrate", []),
-        ("Displacement of fluorescent ligand from human A2A receptor", []),
-        ("Substrate activity at recombinant human NQO1 in presence of NADH and FAD by HPLC analysis", []),
-        ("Cytotoxicity against human HepG2 cells assessed as cell viability by MTT assay", []),
+        # The teacher's boundaries stay: "MEK1" of "unactive MEK1", "DOPA" of "L-DOPA".
+        ("Inhibition of BRAF using unactive MEK1 as substrate", [("TARGET", "BRAF"), ("SUBSTRATE", "MEK1")]),
+        ("Mixed-type inhibition of mushroom tyrosinase using L-DOPA as substrate",
+         [("TARGET", "tyrosinase"), ("SUBSTRATE", "DOPA")]),
+        # A substrate named inside the target's name is another molecule.
+        ("Inhibition of glycolate oxidase using glycolate as substrate",
+         [("TARGET", "glycolate oxidase"), ("SUBSTRATE", "glycolate")]),
+        ("Inhibition of human JNK2 at 1 uM using ATF2 as substrate",
+         [("TARGET", "JNK2"), ("SUBSTRATE", "ATF2")]),
+        ("Inhibition of human JNK2 in presence of [gamma-33P]ATP", [("TARGET", "JNK2")]),
     ],
 )  # fmt: skip
-def test_cue_substrates(text, found):
-    assert cue_substrates(text) == found
-
-
-def test_a_cue_overrides_overlapping_strings_and_says_so():
-    text = "Mixed-type inhibition of mushroom tyrosinase using L-DOPA as substrate"
-    mentions, notes = apply_cues(
-        text, [("TARGET", "tyrosinase"), ("TARGET", "L-DOPA"), ("SUBSTRATE", "DOPA")]
-    )
-    assert mentions == [("TARGET", "tyrosinase"), ("SUBSTRATE", "L-DOPA")]
-    assert notes == [
-        "cue: TARGET 'L-DOPA' gave way to SUBSTRATE 'L-DOPA'",
-        "cue: SUBSTRATE 'DOPA' gave way to SUBSTRATE 'L-DOPA'",
-        "cue: SUBSTRATE 'L-DOPA' (using X as substrate)",
-    ]
-
-
-def test_an_answer_that_agrees_is_left_as_it_is():
-    text = "Inhibition of human JNK2 at 1 uM using ATF2 as substrate"
-    answer = [("TARGET", "JNK2"), ("SUBSTRATE", "ATF2")]
+def test_an_answer_that_follows_the_guidelines_is_left_as_it_is(text, answer):
     assert apply_cues(text, answer) == (answer, [])
-    no_cue = "Inhibition of human JNK2 in presence of [gamma-33P]ATP"
-    assert apply_cues(no_cue, [("TARGET", "JNK2")]) == ([("TARGET", "JNK2")], [])
+
+
+def test_no_name_is_added_where_the_teacher_named_none():
+    text = "Inhibition of human JNK2 at 1 uM using ATF2 as substrate"
+    assert apply_cues(text, [("TARGET", "JNK2")]) == ([("TARGET", "JNK2")], [])
+    assert apply_cues(text, []) == ([], [])
 
 
 @pytest.mark.parametrize(
@@ -72,12 +52,6 @@ def test_an_answer_that_agrees_is_left_as_it_is():
             [("TARGET", "PIM1")],
             "cue: dropped SUBSTRATE '[gamma-33P]ATP': ATP that the text does not call the substrate",
         ),
-        (  # the text calls ATP a substrate: the cue keeps it
-            "Inhibition of human LRRK2 using ATP and LRRKtide as substrates",
-            [("TARGET", "LRRK2"), ("SUBSTRATE", "ATP")],
-            [("TARGET", "LRRK2"), ("SUBSTRATE", "ATP"), ("SUBSTRATE", "LRRKtide")],
-            "cue: SUBSTRATE 'LRRKtide' (using X as substrate)",
-        ),
         (  # a target named in a cell assay is still one
             "Inhibition of LSD1 in human MGC-803 cells",
             [("TARGET", "LSD1"), ("TARGET", "MGC-803")],
@@ -90,6 +64,19 @@ def test_what_the_guidelines_exclude_is_dropped(text, answer, kept, note):
     mentions, notes = apply_cues(text, answer)
     assert mentions == kept
     assert note in notes
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Inhibition of human LRRK2 using ATP and LRRKtide as substrates",
+        "Inhibition of human Mnk2 using ATP substrate in presence of CREBtide",
+        "Inhibition of human SYK using substrate ATP and ULight-TK peptide",
+    ],
+)
+def test_atp_that_the_text_calls_a_substrate_stays(text):
+    answer = [("TARGET", text.split()[3]), ("SUBSTRATE", "ATP")]
+    assert apply_cues(text, answer) == (answer, [])
 
 
 def test_a_receptor_name_cut_short_is_completed():

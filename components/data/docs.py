@@ -20,7 +20,7 @@ from spacy.vocab import Vocab
 from components.data.align import align_mentions, drop_overlaps, snap_to_tokens
 from components.data.corpus import SPLITS, CorpusFilter, assign_splits, normalise_text
 from components.data.records import InputError, atomic_path, check_labels, read_jsonl
-from components.pipeline.labels import LABELS, answer_strings
+from components.pipeline.labels import LABELS
 
 
 def write_docbin(path: str | Path, docs: Iterable[Doc]) -> int:
@@ -159,11 +159,6 @@ def read_span_docs(nlp: Language, path: str | Path, source: str | None = None) -
 def read_handchecked(nlp: Language, path: str | Path) -> list[Doc]:
     """The hand-checked evaluation set: the truth every system is scored against."""
     return read_span_docs(nlp, path, source="handchecked")
-
-
-def answer_examples(nlp: Language, path: str | Path) -> list[dict]:
-    """`{"text", "targets", "substrates"}` for each record of a labelled file (the few-shot pool)."""
-    return [{"text": doc.text, **answer_strings(doc)} for doc in read_span_docs(nlp, path)]
 
 
 def mentions_to_doc(nlp: Language, text: str, mentions: list[tuple[str, str]], meta: dict) -> Doc:

@@ -145,8 +145,14 @@ class LlamaCppTeacher(Teacher):
 
     def _generate(self, prompts: list[dict], deliver: Callable[[int, Answer], None]) -> None:
         llama_cpp = _llama_cpp()
-        processor = self._empty_list_processor()
+        processor = None
         for i, prompt in enumerate(prompts):
+            if prompt.get("skip"):  # the task needs no answer (the hybrid task's rules sufficed)
+                self.usage["not_asked"] += 1
+                deliver(i, Answer("", 0, 0))
+                continue
+            # Built on the first prompt that needs the model, which loads it only then.
+            processor = processor or self._empty_list_processor()
             grammar = prompt.get("grammar")
             grammar = llama_cpp.LlamaGrammar.from_string(grammar, verbose=False) if grammar else None
             out = self.llm.create_chat_completion(

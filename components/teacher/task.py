@@ -2,11 +2,13 @@
 
 `assay_ner.CompactNER.v1` asks for a short JSON answer, `{"targets": [...], "substrates": [...]}`,
 with few-shot examples as chat turns and, for small local models, a per-document grammar that
-allows only the document's own substrings. `assay_ner.NERv3.v1` sends spacy-llm's own
-`spacy.NER.v3` prompt (our label definitions and examples) and reads its chain-of-thought lines.
-Both align the strings with components.data.align and record in `doc.user_data["meta"]` the raw
-answer, flags ("unparseable", "hallucinated"), alignment notes and unaligned strings; a bad
-answer flags its document and the run goes on.
+allows only the document's own substrings. `assay_ner.HybridNER.v1`, the offline default, takes
+ChEMBL's phrasings (components.teacher.phrases) first and asks the constrained small model only
+where they name no target. `assay_ner.NERv3.v1` sends spacy-llm's own `spacy.NER.v3` prompt (our
+label definitions and examples) and reads its chain-of-thought lines. All align the strings with
+components.data.align and record in `doc.user_data["meta"]` the raw answer, flags ("unparseable",
+"hallucinated"), alignment notes and unaligned strings; a bad answer flags its document and the
+run goes on.
 """
 
 from __future__ import annotations
@@ -24,10 +26,11 @@ from spacy_llm.registry import registry
 from spacy_llm.tasks.span.examples import SpanReason
 
 from components.data.align import align_mentions
-from components.data.docs import answer_examples
 from components.pipeline.labels import ANSWER_KEYS, DEFINITIONS, LABELS, SUBSTRATE, TARGET
-from components.teacher.cues import apply_cues
+from components.teacher.cues import apply_cues, excluded
+from components.teacher.examples import read_fewshot
 from components.teacher.grammar import answer_grammar, candidate_strings
+from components.teacher.phrases import Vote, phenotypic, phrase_votes, plausible_target
 
 UNPARSEABLE = "unparseable"
 HALLUCINATED = "hallucinated"
@@ -67,19 +70,19 @@ def parse_compact(raw: str) -> tuple[list[tuple[str, str]], list[str]]:
 
 
 def targets_first(mentions: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[str]]:
-    """Drop SUBSTRATE strings that contain, or are contained in, a TARGET string of the same answer.
+    """Drop SUBSTRATE strings that repeat, or contain, a TARGET string of the same answer.
 
     A molecule cannot be both, and small models often repeat the target as substrate or stretch
     it ("GLUT1-mediated [3H]2-deoxyglucose"): left in, the longer span would displace the target.
+    A substrate named inside its target's name stays ("glycolate" of "glycolate oxidase", "EGF"
+    of "EGFR").
     """
     targets = [text.lower() for label, text in mentions if label == TARGET]
     kept, notes = [], []
     for label, text in mentions:
-        clash = label == SUBSTRATE and next(
-            (t for t in targets if t in text.lower() or text.lower() in t), None
-        )
+        clash = label == SUBSTRATE and next((t for t in targets if t in text.lower()), None)
         if clash:
-            notes.append(f"dropped SUBSTRATE {text!r}: overlaps TARGET {clash!r}")
+            notes.append(f"dropped SUBSTRATE {text!r}: repeats or contains TARGET {clash!r}")
         else:
             kept.append((label, text))
     return kept, notes
@@ -90,7 +93,7 @@ def _prompt_hash(obj: Any) -> str:
 
 
 class _AssayTask:
-    """Shared by both tasks: one prompt per doc, answers aligned and recorded the same way."""
+    """Shared by the tasks: one prompt per doc, answers aligned and recorded the same way."""
 
     name = "abstract"
     guideline_cues = False
@@ -107,7 +110,7 @@ class _AssayTask:
 
     def annotate(self, doc: Doc, raw: str, mentions: list[tuple[str, str]], problems: list[str]) -> Doc:
         mentions, dropped = targets_first(mentions)
-        if self.guideline_cues and not problems:  # an unreadable answer stays empty and flagged
+        if self.guideline_cues:  # an unreadable answer has no mentions: nothing to correct
             mentions, cue_notes = apply_cues(doc.text, mentions)
             dropped += cue_notes
         alignment = align_mentions(doc, mentions)
@@ -170,6 +173,61 @@ class CompactNERTask(_AssayTask):
         return parse_compact(raw)
 
 
+class HybridNERTask(CompactNERTask):
+    """The phrasing rules first, the small model where they find no target (components.teacher.phrases).
+
+    Where a rule names a TARGET, or the description is a phenotypic one, the model's answer is not
+    needed: the prompt says "skip" (and carries no grammar, so that it is cached apart from the
+    asked one), LlamaCppTeacher answers it "" without running the model, and other backends ask
+    in vain. Elsewhere the model answers the constrained task's prompt (the two share cached
+    answers) and its TARGETs that look like a macromolecule's name join the rules' SUBSTRATEs.
+    Every vote, the rules' and the model's, is kept in `doc.user_data["meta"]["votes"]`.
+    """
+
+    def __init__(self, examples: list[dict], max_candidate_tokens: int, guideline_cues: bool):
+        super().__init__(examples, True, max_candidate_tokens, guideline_cues)
+        self.name = "hybrid" + ("+cues" if guideline_cues else "")
+        self.prompt_hash = _prompt_hash({"base": self.prompt_hash, "task": self.name})
+
+    @staticmethod
+    def rules_suffice(text: str, votes: list[Vote]) -> bool:
+        return phenotypic(text) or any(vote.label == TARGET for vote in votes)
+
+    def prompt(self, doc: Doc) -> dict:
+        text = doc.text
+        if self.rules_suffice(text, phrase_votes(text)):
+            messages = self.prefix + [{"role": "user", "content": text}]
+            return {"text": text, "messages": messages, "skip": True}
+        return super().prompt(doc)
+
+    def parse_responses(self, docs: Iterable[Doc], responses: Iterable[Any]) -> Iterable[Doc]:
+        for doc, answers in zip(docs, responses, strict=True):
+            (raw,) = answers
+            text = doc.text
+            votes = phrase_votes(text)
+            asked = not self.rules_suffice(text, votes)
+            model, problems = self.read_answer(raw) if asked else ([], [])
+            # Each vote with the name it gives: a model TARGET where it looks like a macromolecule's
+            # name (trimmed as the guidelines mark names), a model SUBSTRATE never, and no vote
+            # for what the guidelines exclude (cofactors, ATP not called the substrate, cell lines).
+            record = [{"label": v.label, "text": v.text, "by": v.rule} for v in votes] + [
+                {"label": label, "text": string, "by": "model"} for label, string in model
+            ]
+            names = []
+            for vote in record:
+                name = vote["text"] if vote["by"] != "model" else None
+                if vote["by"] == "model" and vote["label"] == TARGET:
+                    name = plausible_target(vote["text"])
+                names.append(None if name is None or excluded(text, vote["label"], name) else name)
+            mentions = [(vote["label"], name) for vote, name in zip(record, names, strict=True) if name]
+            doc = self.annotate(doc, raw, mentions, problems)
+            answer = {(e.label_, e.text) for e in doc.ents}
+            for vote, name in zip(record, names, strict=True):
+                vote["kept"] = (vote["label"], name) in answer
+            doc.user_data["meta"].update(model_asked=asked, votes=record)
+            yield doc
+
+
 class NERv3Task(_AssayTask):
     """spacy-llm's spacy.NER.v3 prompt; its answer lines `n. text | True | LABEL | reason`."""
 
@@ -222,16 +280,30 @@ class NERv3Task(_AssayTask):
 
 @registry.llm_tasks("assay_ner.CompactNER.v1")
 def compact_ner(
-    examples_path: str, constrain: bool = False, max_candidate_tokens: int = 8, guideline_cues: bool = False
+    examples_path: str,
+    constrain: bool = False,
+    max_candidate_tokens: int = 8,
+    guideline_cues: bool = False,
+    n_examples: int = 18,
 ) -> CompactNERTask:
     """Short JSON answers for small models. `constrain` adds a per-document grammar (honoured by
     llama.cpp, and by servers that take one) allowing only the document's token n-grams;
     `guideline_cues` applies the guideline's rules to each answer (components.teacher.cues)."""
-    examples = answer_examples(spacy.blank("en"), examples_path)
-    return CompactNERTask(examples, constrain, max_candidate_tokens, guideline_cues)
+    return CompactNERTask(
+        read_fewshot(examples_path)[:n_examples], constrain, max_candidate_tokens, guideline_cues
+    )
+
+
+@registry.llm_tasks("assay_ner.HybridNER.v1")
+def hybrid_ner(
+    examples_path: str, max_candidate_tokens: int = 8, guideline_cues: bool = False, n_examples: int = 18
+) -> HybridNERTask:
+    """ChEMBL's phrasings (components.teacher.phrases) first; the constrained small model only
+    where they name no target, its answer kept where it looks like a macromolecule's name."""
+    return HybridNERTask(read_fewshot(examples_path)[:n_examples], max_candidate_tokens, guideline_cues)
 
 
 @registry.llm_tasks("assay_ner.NERv3.v1")
-def ner_v3(examples_path: str, guideline_cues: bool = False) -> NERv3Task:
+def ner_v3(examples_path: str, guideline_cues: bool = False, n_examples: int = 18) -> NERv3Task:
     """spacy-llm's spacy.NER.v3 prompt with our label definitions and few-shot examples."""
-    return NERv3Task(answer_examples(spacy.blank("en"), examples_path), guideline_cues)
+    return NERv3Task(read_fewshot(examples_path)[:n_examples], guideline_cues)
