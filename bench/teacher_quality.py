@@ -27,11 +27,11 @@ import typer
 
 import components.teacher  # noqa: F401  (registers the assay_ner.* tasks and models)
 from bench.common import machine
-from components.data.corpus import span_record_to_doc
+from components.data.docs import span_record_to_doc
 from components.data.records import read_jsonl
 from components.evaluation.metrics import score_entities
 from components.pipeline.labels import LABELS, answer_strings
-from components.teacher.annotate import annotate, load_annotator, teacher_of
+from components.teacher.annotate import annotate, load_annotator, project_overrides, teacher_of
 from tests.llm_double import ChatCompletionsDouble, last_user_text
 
 CONFIG = Path("configs/annotate.cfg")
@@ -67,7 +67,7 @@ def gold_answers(gold: list) -> dict[str, str]:
 
 def run_variant(overrides: dict, gold: list, cache_dir: str) -> tuple[list, float, float, str]:
     """(predicted docs, seconds labelling, seconds loading the model, teacher id)."""
-    nlp = load_annotator(CONFIG, {**overrides, "vars.cache_dir": cache_dir})
+    nlp = load_annotator(CONFIG, {**project_overrides(), **overrides, "vars.cache_dir": cache_dir})
     teacher = teacher_of(nlp)
     start = time.perf_counter()
     if hasattr(teacher, "llm"):

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 import components.teacher  # noqa: F401
-from components.teacher.annotate import annotate, load_annotator, teacher_of
+from components.teacher.annotate import annotate, load_annotator, project_overrides, teacher_of
 from components.teacher.cache import CACHE_FILE
 from components.teacher.task import parse_compact
 
@@ -20,7 +20,9 @@ MODEL = "Inhibitory concentration of compound required against Caspase-1 compare
 
 def hybrid(cache_dir: Path, backend: str = "llamacpp"):
     overrides = {"vars.task": "hybrid", "vars.backend": backend, "vars.cache_dir": str(cache_dir)}
-    return load_annotator(CONFIG, overrides)
+    if backend == "replay":
+        overrides["vars.model"] = ""  # the one model the cache holds
+    return load_annotator(CONFIG, {**project_overrides(), **overrides})
 
 
 @pytest.fixture(scope="module")

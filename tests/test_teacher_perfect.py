@@ -9,11 +9,11 @@ import pytest
 import spacy
 
 import components.teacher  # noqa: F401
-from components.data.corpus import span_record_to_doc
+from components.data.docs import span_record_to_doc
 from components.data.records import read_jsonl
 from components.evaluation.metrics import score_entities
 from components.pipeline.labels import LABELS, answer_strings
-from components.teacher.annotate import annotate, load_annotator
+from components.teacher.annotate import annotate, load_annotator, project_overrides
 from tests.llm_double import ChatCompletionsDouble, last_user_text
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,9 +31,7 @@ def gold():
 def perfect_teacher_scores(gold, tmp_path: Path, cues: bool) -> dict:
     answers = {doc.text: json.dumps(answer_strings(doc)) for doc in gold}
     with ChatCompletionsDouble(answer=lambda body: answers[last_user_text(body)]) as server:
-        nlp = load_annotator(
-            CONFIG,
-            {
+        nlp = load_annotator(CONFIG, {**project_overrides(),
                 "vars.backend": "openai",
                 "vars.task": "compact",
                 "vars.model": "gold",
