@@ -47,6 +47,10 @@ def text_problem(text, max_chars: int | None = None) -> str | None:
         return f"not text ({type(text).__name__})"
     if not text.strip():
         return "empty text"
+    try:
+        text.encode("utf8")
+    except UnicodeEncodeError:
+        return "not valid Unicode text (a lone surrogate)"
     if max_chars is not None and len(text) > max_chars:
         return f"text longer than {max_chars} characters ({len(text)})"
     return None
