@@ -31,7 +31,7 @@ import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy
@@ -217,57 +217,65 @@ def read_items(
 # --- blocks ----------------------------------------------------------------------------------------
 
 
+def part_name(index: int) -> str:
+    return f"part-{index:06d}.parquet"
+
+
 @dataclass
 class Block:
+    """A run of `block_rows` consecutive input rows: what it holds and where it comes from. Only the
+    blocks still to do keep their descriptions (`table`), and only until they go to Ray."""
+
     index: int
-    items: list[Item] = field(default_factory=list)
+    rows: int  # descriptions to tag
+    skipped: list[dict]  # the bad rows: {"source", "problem"}
+    digest: str  # what the block was cut from: each row's source and text hash, or its problem
+    table: pa.Table | None = None  # INPUT_SCHEMA rows
 
     @property
     def name(self) -> str:
-        return f"part-{self.index:06d}.parquet"
+        return part_name(self.index)
 
-    @property
-    def rows(self) -> list[Item]:
-        return [item for item in self.items if item.problem is None]
 
-    @property
-    def skipped(self) -> list[dict]:
-        return [{"source": i.source, "problem": i.problem} for i in self.items if i.problem is not None]
-
-    def digest(self) -> str:
-        """What the block was cut from: each row's source and text hash, or its problem."""
-        h = hashlib.sha256()
-        for item in self.items:
-            what = f"!{item.problem}" if item.problem is not None else text_sha256(item.text)
-            h.update(f"{item.source}\t{what}\n".encode("utf8", "backslashreplace"))
-        return h.hexdigest()
-
-    def table(self) -> pa.Table:
-        rows = self.rows
-        return pa.table(
+def make_block(index: int, items: list[Item], keep_table: bool) -> Block:
+    good = [item for item in items if item.problem is None]
+    hashes = [text_sha256(item.text) for item in good]
+    digest = hashlib.sha256()
+    found = iter(hashes)
+    for item in items:
+        what = f"!{item.problem}" if item.problem is not None else next(found)
+        digest.update(f"{item.source}\t{what}\n".encode("utf8", "backslashreplace"))
+    table = None
+    if keep_table:
+        table = pa.table(
             {
-                "block": [self.index] * len(rows),
-                "row": list(range(len(rows))),
-                "assay_id": [r.assay_id for r in rows],
-                "chembl_id": [r.chembl_id for r in rows],
-                "assay_type": [r.assay_type for r in rows],
-                "source": [r.source for r in rows],
-                "text_sha256": [text_sha256(r.text) for r in rows],
-                "text": [r.text for r in rows],
+                "block": [index] * len(good),
+                "row": list(range(len(good))),
+                "assay_id": [item.assay_id for item in good],
+                "chembl_id": [item.chembl_id for item in good],
+                "assay_type": [item.assay_type for item in good],
+                "source": [item.source for item in good],
+                "text_sha256": hashes,
+                "text": [item.text for item in good],
             },
             schema=INPUT_SCHEMA,
         )
+    skipped = [{"source": item.source, "problem": item.problem} for item in items if item.problem is not None]
+    return Block(index, len(good), skipped, digest.hexdigest(), table)
 
 
-def cut_blocks(items: Iterator[Item], block_rows: int) -> Iterator[Block]:
-    block = Block(0)
+def cut_blocks(items: Iterator[Item], block_rows: int, keep_table: Callable[[int], bool]) -> Iterator[Block]:
+    """Consecutive blocks of `block_rows` items (the last may be short); `keep_table(index)` says
+    which blocks keep their descriptions."""
+    chunk: list[Item] = []
+    index = 0
     for item in items:
-        block.items.append(item)
-        if len(block.items) == block_rows:
-            yield block
-            block = Block(block.index + 1)
-    if block.items:
-        yield block
+        chunk.append(item)
+        if len(chunk) == block_rows:
+            yield make_block(index, chunk, keep_table(index))
+            chunk, index = [], index + 1
+    if chunk:
+        yield make_block(index, chunk, keep_table(index))
 
 
 def block_metadata(path: Path) -> dict:
@@ -392,7 +400,7 @@ class Plan:
 
     @property
     def pending_rows(self) -> int:
-        return sum(len(block.rows) for block in self.pending)
+        return sum(block.rows for block in self.pending)
 
 
 def make_plan(items: Iterator[Item], output: Path, block_rows: int, identity: dict) -> Plan:
@@ -403,20 +411,19 @@ def make_plan(items: Iterator[Item], output: Path, block_rows: int, identity: di
         ours = (identity["model"], identity["model_version"], block_rows)
         if theirs != ours:
             raise TagError(
-                f"{output / Block(number).name} was written by {theirs[0]} {theirs[1]} in blocks of "
+                f"{output / part_name(number)} was written by {theirs[0]} {theirs[1]} in blocks of "
                 f"{theirs[2]} rows; this run is {ours[0]} {ours[1]} in blocks of {ours[2]}: use another "
                 "output folder (or the same model and block size)"
             )
     plan = Plan([], done)
     last = -1
-    for block in cut_blocks(items, block_rows):
+    for block in cut_blocks(items, block_rows, lambda index: index not in done):
         last = block.index
         plan.blocks += 1
-        rows = len(block.rows)
-        plan.rows += rows
-        plan.skipped += len(block.items) - rows
+        plan.rows += block.rows
+        plan.skipped += len(block.skipped)
         if block.index in done:
-            if done[block.index]["input_sha256"] != block.digest():
+            if done[block.index]["input_sha256"] != block.digest:
                 raise TagError(
                     f"{output / block.name} was cut from other rows than block {block.index} of this input: "
                     "the input changed since; use another output folder"
@@ -425,7 +432,7 @@ def make_plan(items: Iterator[Item], output: Path, block_rows: int, identity: di
             plan.pending.append(block)
     extra = sorted(n for n in done if n > last)
     if extra:
-        raise TagError(f"{output} holds blocks beyond the end of this input ({Block(extra[0]).name}, ...)")
+        raise TagError(f"{output} holds blocks beyond the end of this input ({part_name(extra[0])}, ...)")
     return plan
 
 
@@ -454,7 +461,7 @@ class Collector:
             seen.update(part.column("row").to_pylist())  # a retried task may send rows twice
             new += len(seen) - before
             self.parts[number].append(part)
-            if len(seen) == len(self.pending[number].rows):
+            if len(seen) == self.pending[number].rows:
                 self.finish(number)
         return new
 
@@ -474,7 +481,7 @@ class Collector:
             "block": number,
             "block_rows": self.block_rows,
             "input": self.source,
-            "input_sha256": block.digest(),
+            "input_sha256": block.digest,
             "rows": table.num_rows,
             "skipped": block.skipped,
         }
@@ -557,7 +564,11 @@ def run_actors(
 
     context = DataContext.get_current()
     context.enable_progress_bars = False  # ours says rows, rate and time left
-    dataset = ray.data.from_arrow_refs([ray.put(block.table()) for block in blocks]).map_batches(
+    refs = []
+    for block in blocks:  # into the object store; the driver keeps only the references
+        refs.append(ray.put(block.table))
+        block.table = None
+    dataset = ray.data.from_arrow_refs(refs).map_batches(
         Tagger,
         fn_constructor_kwargs={
             "model": str(model),
@@ -650,7 +661,7 @@ def tag_corpus(
             pool = size_pool(ray.cluster_resources(), actors, threads, gpus_per_actor)
             log(f"Ray: {pool.describe()}; {ray.cluster_resources().get('CPU', 0):g} CPU(s) in the cluster")
             config = {"components": {"int8": {"enabled": True}}} if int8 else None
-            total = sum(len(block.rows) for block in todo)
+            total = sum(block.rows for block in todo)
             with tqdm(total=total, unit="desc", desc="tag", disable=not progress, smoothing=0.1) as bar:
                 run = run_actors(
                     todo,
