@@ -188,7 +188,8 @@ def part_files(out: Path) -> dict[str, tuple[int, int]]:
 def test_a_killed_run_resumes_without_loss_or_duplicates(ray_address, trained_pipeline, nlp, tmp_path):
     src, texts = write_jsonl_input(tmp_path / "descriptions.jsonl", 2400)
     out = tmp_path / "tagged"
-    args = ["--model", str(trained_pipeline), "--block-rows", "40", "--batch-size", "8", "--actors", "1"]
+    # Blocks of 300 rows go to Ray as tasks of 250 and 50 rows: a block is written once both are in.
+    args = ["--model", str(trained_pipeline), "--block-rows", "300", "--batch-size", "8", "--actors", "1"]
     run = subprocess.Popen(
         [sys.executable, "-m", "scripts.tag", str(src), str(out), "--ray-address", ray_address, *args],
         cwd=ROOT,
@@ -205,13 +206,13 @@ def test_a_killed_run_resumes_without_loss_or_duplicates(ray_address, trained_pi
         os.killpg(run.pid, signal.SIGKILL)
         run.wait()
     before = part_files(out)
-    total_blocks = (2400 + 4 + 39) // 40
+    total_blocks = (2400 + 4 + 299) // 300
     assert 1 <= len(before) < total_blocks
     for name in before:  # every file there is a whole block
         meta = json.loads(pq.read_schema(out / name).metadata[METADATA_KEY])
         assert pq.read_metadata(out / name).num_rows == meta["rows"] > 0
 
-    stats = tag_corpus(src, out, model=trained_pipeline, block_rows=40, batch_size=8, progress=False)
+    stats = tag_corpus(src, out, model=trained_pipeline, block_rows=300, batch_size=8, progress=False)
     after = part_files(out)
     assert all(after[name] == before[name] for name in before)  # finished blocks were not redone
     assert stats["new_blocks"] == total_blocks - len(before) and stats["complete"]

@@ -31,7 +31,7 @@ import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy
@@ -48,6 +48,9 @@ from components.pipeline.labels import ANSWER_KEYS, answer_strings
 logger = logging.getLogger(__name__)
 
 BLOCK_ROWS = 2000
+# Rows per Ray task (at least a batch): blocks are cut into tasks, so that every actor has work
+# while few blocks are left, and the progress bar moves more often than once a block.
+TASK_ROWS = 250
 # ChEMBL's description column holds up to 4000 characters: nothing real is cut, junk is.
 MAX_CHARS = 5000
 # CPUs of the driver's node left out of the actor pool: the driver and Ray's own processes.
@@ -564,10 +567,16 @@ def run_actors(
 
     context = DataContext.get_current()
     context.enable_progress_bars = False  # ours says rows, rate and time left
+    # Into the object store in tasks of TASK_ROWS rows (a copy each: a slice would drag its whole
+    # block along); the driver keeps only the references.
+    task_rows = max(batch_size, TASK_ROWS)
     refs = []
-    for block in blocks:  # into the object store; the driver keeps only the references
-        refs.append(ray.put(block.table))
+    for block in blocks:
+        for start in range(0, block.rows, task_rows):
+            refs.append(ray.put(block.table.take(pa.array(range(start, min(start + task_rows, block.rows))))))
         block.table = None
+    pool = replace(pool, actors=min(pool.actors, len(refs)))  # no actor without work
+    logger.info("Ray: %s; %g CPU(s) in the cluster", pool.describe(), ray.cluster_resources().get("CPU", 0))
     dataset = ray.data.from_arrow_refs(refs).map_batches(
         Tagger,
         fn_constructor_kwargs={
@@ -617,7 +626,6 @@ def tag_corpus(
     max_chars: int = MAX_CHARS,
     int8: bool = False,
     progress: bool = True,
-    log: Callable[[str], None] = logger.info,
 ) -> dict:
     """Tag every description of `input_path` into the Parquet dataset `output` (see the module
     docstring); resume where an earlier run stopped. `address`: "" starts a local Ray instance,
@@ -634,14 +642,14 @@ def tag_corpus(
         stale.unlink()
     started = time.perf_counter()
     plan = make_plan(read_items(input_path, assay_types, max_chars), output, block_rows, identity)
-    log(
+    logger.info(
         f"{input_path}: {plan.rows} descriptions and {plan.skipped} bad row(s) in "
         f"{plan.blocks} block(s) of {block_rows} rows; {len(plan.done)} block(s) "
         f"already done, {plan.pending_rows} descriptions to tag with {identity['model']} "
         f"{identity['model_version']}"
     )
-    problems = [(b.index, p) for b in plan.pending for p in b.skipped]
-    for _, problem in problems[:10]:
+    problems = [problem for block in plan.pending for problem in block.skipped]
+    for problem in problems[:10]:
         logger.warning("skipped %s: %s", problem["source"], problem["problem"])
     if len(problems) > 10:
         logger.warning("... and %d more bad row(s): see %s", len(problems) - 10, output / "_skipped.jsonl")
@@ -659,7 +667,6 @@ def tag_corpus(
             init_ray(address)
         try:
             pool = size_pool(ray.cluster_resources(), actors, threads, gpus_per_actor)
-            log(f"Ray: {pool.describe()}; {ray.cluster_resources().get('CPU', 0):g} CPU(s) in the cluster")
             config = {"components": {"int8": {"enabled": True}}} if int8 else None
             total = sum(block.rows for block in todo)
             with tqdm(total=total, unit="desc", desc="tag", disable=not progress, smoothing=0.1) as bar:
@@ -681,7 +688,7 @@ def tag_corpus(
     tagged = sum(meta["rows"] for meta in collector.written.values())
     summary = write_summary(output, input_path, plan, identity)
     seconds = time.perf_counter() - started
-    log(
+    logger.info(
         f"{output}: {tagged} descriptions tagged into {len(collector.written)} new block(s) in "
         f"{seconds:.0f} s; "
         f"{summary['rows']} descriptions and {summary['skipped']} bad row(s) in {summary['blocks']} of "
