@@ -112,8 +112,8 @@ def span_confidences(
     It weighs both edges: "B or I?" at an entity's first token after an "O" costs nothing (I
     cannot follow O), while a likely entity token just before or after it lowers the score.
 
-    All docs are run together: one (docs x tags) product per token position, so the cost per
-    doc is a few microseconds, not a Python loop of its own.
+    All docs are run together, one (docs x tags) product per token position, rather than a
+    Python loop per doc: about 0.04 ms a description (bench/tag_results.md), 0.1 % of its cost.
     """
     lengths = [len(p) for p in probs]
     n_tags = allowed.shape[1]
@@ -146,13 +146,13 @@ def span_confidences(
         found = []
         for s, e, b_tag, i_tag in doc_spans:
             enter = start[b_tag] if s == 0 else alpha[d, s - 1] @ move[:, b_tag]
-            inside = p[d, s, b_tag] * numpy.prod(p[d, s + 1 : e, i_tag])
+            log_inside = numpy.log(p[d, s, b_tag]) + numpy.log(p[d, s + 1 : e, i_tag]).sum()
             last = b_tag if e - s == 1 else i_tag
             leave, scaled_to = 1.0, lengths[d] - 1
             if e < lengths[d]:
                 after = move[last] * p[d, e] * beta[d, e]
                 leave, scaled_to = after.sum() - after[i_tag], e
-            log_mass = numpy.log(enter * inside * leave) - log_scale[d, s : scaled_to + 1].sum()
+            log_mass = numpy.log(enter * leave) + log_inside - log_scale[d, s : scaled_to + 1].sum()
             found.append(float(min(1.0, numpy.exp(log_mass))))
         confidences.append(found)
     return confidences
