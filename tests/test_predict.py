@@ -1,4 +1,5 @@
-"""Batch prediction over JSONL/CSV/TSV with a tiny saved pipeline (conftest: EntityRuler + assay_answer)."""
+"""Batch prediction over JSONL/CSV/TSV with a tiny saved pipeline (EntityRuler + assay_answer), and
+with a small trained bio_ner pipeline for the confidences."""
 
 import json
 import subprocess
@@ -6,15 +7,37 @@ import sys
 from pathlib import Path
 
 import pytest
+import spacy
 
 from components.data.records import InputError
 from components.inference.predict import predict_file, read_descriptions
+from components.pipeline import answer  # noqa: F401  (registers assay_answer for the tiny pipeline)
 
 ROOT = Path(__file__).resolve().parent.parent
 
+PATTERNS = {
+    "TARGET": ["JNK2", "muscarinic M5 receptor", "tyrosinase", "NQO1", "beta-adrenergic receptor"],
+    "SUBSTRATE": ["ATF2", "[3H]NMS", "L-DOPA", "isoproterenol"],
+}
+
+
+def save_tiny_pipeline(path: Path) -> Path:
+    """A pipeline that loads like the real one (spacy.load of a directory) and ends in assay_answer,
+    with a rule-based stand-in for the trained NER so that its output is known exactly."""
+    nlp = spacy.blank("en")
+    ruler = nlp.add_pipe("entity_ruler")
+    ruler.add_patterns(
+        [{"label": label, "pattern": p} for label, patterns in PATTERNS.items() for p in patterns]
+    )
+    nlp.add_pipe("assay_answer")
+    nlp.meta["name"] = "assay_ner_tiny"
+    nlp.to_disk(path)
+    return path
+
+
 @pytest.fixture(scope="module")
-def model_dir(tiny_pipeline):
-    return tiny_pipeline
+def model_dir(tmp_path_factory):
+    return save_tiny_pipeline(tmp_path_factory.mktemp("tiny") / "model")
 
 
 def read_output(path: Path) -> list[dict]:
@@ -50,6 +73,7 @@ def test_jsonl_passes_fields_through_and_skips_bad_lines(model_dir, tmp_path):
     first, second = read_output(out)
     assert first["id"] == "A1"
     assert first["targets"] == ["JNK2"] and first["substrates"] == ["ATF2"]
+    assert all(span["confidence"] is None for span in first["spans"])  # the ruler gives no confidence
     assert [(s["text"], s["label"]) for s in first["spans"]] == [
         ("JNK2", "TARGET"),
         ("ATF2", "SUBSTRATE"),
@@ -99,7 +123,7 @@ def test_tsv_text_column(model_dir, tmp_path):
     assert read_output(out)[0] == {
         "source": "lab",
         "text": "Inhibition of NQO1 in presence of NADH",
-        "spans": [{"start": 14, "end": 18, "label": "TARGET", "text": "NQO1"}],
+        "spans": [{"start": 14, "end": 18, "label": "TARGET", "text": "NQO1", "confidence": None}],
         "targets": ["NQO1"],
         "substrates": [],
     }
@@ -149,3 +173,25 @@ def test_unknown_format_is_refused(tmp_path):
     bad.write_text("<x/>", encoding="utf8")
     with pytest.raises(InputError, match=r"in\.xml: unknown format '\.xml'"):
         list(read_descriptions(bad))
+
+
+def test_every_span_of_a_trained_pipeline_carries_its_confidence(trained_pipeline, tmp_path):
+    texts = [json.loads(line)["text"] for line in (ROOT / "assets" / "handchecked.jsonl").open()][:30]
+    src = tmp_path / "in.jsonl"
+    src.write_text(
+        "".join(json.dumps({"text": t, "n": i}) + "\n" for i, t in enumerate(texts)), encoding="utf8"
+    )
+    out = tmp_path / "out.jsonl"
+    predict_file(str(trained_pipeline), src, out, progress=False, batch_size=8)
+    records = read_output(out)
+    nlp = spacy.load(trained_pipeline)
+    expected = [
+        [(e.start_char, e.end_char, e.label_, e.text, e._.confidence) for e in doc.ents]
+        for doc in nlp.pipe(texts)
+    ]
+    got = [
+        [(s["start"], s["end"], s["label"], s["text"], s["confidence"]) for s in r["spans"]] for r in records
+    ]
+    assert got == expected
+    assert sum(map(len, got)) >= 10
+    assert all(0.0 < span[4] <= 1.0 for spans in got for span in spans)

@@ -8,14 +8,15 @@ transformer no gradient at first and learned far more slowly here. Tags are deco
 over the allowed transitions (see `allowed_transitions`), so per-token guesses always make
 well-formed spans.
 
-Every entity gets a confidence (`ent._.confidence`, see `span_confidence`): the probability the
-tag softmax gives its decoded tags, kept with the spans in the scored span group
-`doc.spans["bio_ner"]` (`.attrs["scores"]`), so it survives `Doc.to_bytes` and `n_process > 1`.
+Every entity gets a confidence (`ent._.confidence`, see `span_confidences`): the probability of
+that entity, with its exact edges and label, under the distribution the decoder reads the tag
+softmaxes as. It is kept with the spans in the scored span group `doc.spans["bio_ner"]`
+(`.attrs["scores"]`), so it survives `Doc.to_bytes`, DocBin and `nlp.pipe(n_process > 1)`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 import numpy
 from spacy.language import Language
@@ -95,15 +96,66 @@ def tags_to_spans(doc: Doc, tags: list[str]) -> list[Span]:
     return spans
 
 
-def span_confidence(
-    probs: numpy.ndarray, tag_ids: list[int], start: int, end: int, outside: list[int]
-) -> float:
-    """P(the span's decoded tags) x P(the next token does not continue it), from per-token tag
-    probabilities (tokens x tags). `outside` are the tags that may follow the span's end."""
-    confidence = float(numpy.prod(probs[numpy.arange(start, end), tag_ids[start:end]]))
-    if end < len(probs):
-        confidence *= float(probs[end, outside].sum())
-    return confidence
+def span_confidences(
+    probs: Sequence[numpy.ndarray],
+    spans: Sequence[Sequence[tuple[int, int, int, int]]],
+    allowed: numpy.ndarray,
+) -> list[list[float]]:
+    """The probability of each entity, exactly as decoded, under the distribution the decoder uses.
+
+    `probs[d]` holds doc d's per-token tag probabilities (tokens x tags); `spans[d]` its entities
+    as (start, end, B tag id, I tag id); `allowed` is `allowed_transitions`. The tag softmaxes,
+    chained under the transitions Viterbi obeys, define a distribution over well-formed tag
+    sequences whose most probable member is the Viterbi path; an entity's confidence is the
+    probability mass of the sequences that contain it: B at `start`, I up to `end`, and no I of
+    its label at `end` (a constrained forward-backward, as CRF taggers score an extracted field).
+    It weighs both edges: "B or I?" at an entity's first token after an "O" costs nothing (I
+    cannot follow O), while a likely entity token just before or after it lowers the score.
+
+    All docs are run together, one (docs x tags) product per token position, rather than a
+    Python loop per doc: about 0.04 ms a description (bench/tag_results.md), 0.1 % of its cost.
+    """
+    lengths = [len(p) for p in probs]
+    n_tags = allowed.shape[1]
+    if not any(spans):
+        return [[] for _ in spans]
+    width = max(lengths)
+    p = numpy.ones((len(probs), width, n_tags))  # tags beyond a doc's end: probability 1, never read
+    for d, doc_probs in enumerate(probs):
+        p[d, : len(doc_probs)] = numpy.maximum(doc_probs, 1e-12)
+    move, start = allowed[:-1].astype(float), allowed[-1].astype(float)
+    # Scaled forward pass: alpha[:, i] is P(tag at i | tokens up to i), scale[:, i] the factor
+    # taken out at i, so that the product of the scales up to the last token is the total mass.
+    alpha = numpy.empty_like(p)
+    scale = numpy.empty(p.shape[:2])
+    step = numpy.broadcast_to(start, (len(probs), n_tags))
+    for i in range(width):
+        unnormalised = step * p[:, i]
+        scale[:, i] = unnormalised.sum(axis=1)
+        alpha[:, i] = unnormalised / scale[:, i, None]
+        step = alpha[:, i] @ move
+    # Scaled backward pass: beta[:, i, k] is the mass after i given tag k at i, over the scales after i.
+    beta = numpy.ones_like(p)
+    ends = numpy.asarray(lengths)[:, None]
+    for i in range(width - 2, -1, -1):
+        following = (p[:, i + 1] * beta[:, i + 1]) @ move.T / scale[:, i + 1, None]
+        beta[:, i] = numpy.where(i < ends - 1, following, 1.0)
+    log_scale = numpy.log(scale)
+    confidences = []
+    for d, doc_spans in enumerate(spans):
+        found = []
+        for s, e, b_tag, i_tag in doc_spans:
+            enter = start[b_tag] if s == 0 else alpha[d, s - 1] @ move[:, b_tag]
+            log_inside = numpy.log(p[d, s, b_tag]) + numpy.log(p[d, s + 1 : e, i_tag]).sum()
+            last = b_tag if e - s == 1 else i_tag
+            leave, scaled_to = 1.0, lengths[d] - 1
+            if e < lengths[d]:
+                after = move[last] * p[d, e] * beta[d, e]
+                leave, scaled_to = after.sum() - after[i_tag], e
+            log_mass = numpy.log(enter * leave) + log_inside - log_scale[d, s : scaled_to + 1].sum()
+            found.append(float(min(1.0, numpy.exp(log_mass))))
+        confidences.append(found)
+    return confidences
 
 
 def _confidence_getter(span: Span) -> float | None:
@@ -165,20 +217,22 @@ class BioNer(TrainablePipe):
         return [self.model.ops.to_numpy(scores) for scores in self.model.predict(docs)]
 
     def set_annotations(self, docs: Iterable[Doc], scores: list[numpy.ndarray]) -> None:
+        docs = list(docs)
         tags = self.tags
         allowed = allowed_transitions(tags)
+        ids = {tag: i for i, tag in enumerate(tags)}
+        found = []
         for doc, probs in zip(docs, scores, strict=True):
-            spans: list[Span] = []
-            confidences: list[float] = []
-            if len(doc):
-                best = viterbi(numpy.log(numpy.maximum(probs, 1e-12)), allowed)
-                spans = tags_to_spans(doc, [tags[i] for i in best])
-                for span in spans:
-                    outside = [j for j, tag in enumerate(tags) if tag != f"I-{span.label_}"]
-                    confidences.append(span_confidence(probs, best, span.start, span.end, outside))
+            best = viterbi(numpy.log(numpy.maximum(probs, 1e-12)), allowed) if len(doc) else []
+            found.append(tags_to_spans(doc, [tags[i] for i in best]))
+        entities = [
+            [(s.start, s.end, ids[f"B-{s.label_}"], ids[f"I-{s.label_}"]) for s in spans] for spans in found
+        ]
+        confidences = span_confidences(scores, entities, allowed)
+        for doc, spans, doc_confidences in zip(docs, found, confidences, strict=True):
             doc.ents = spans
             doc.spans[self.name] = SpanGroup(
-                doc, name=self.name, spans=spans, attrs={"scorer": "bio_ner", "scores": confidences}
+                doc, name=self.name, spans=spans, attrs={"scorer": "bio_ner", "scores": doc_confidences}
             )
 
     def get_loss(self, examples: Iterable[Example], scores) -> tuple[float, list]:
