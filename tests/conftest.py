@@ -90,6 +90,7 @@ def tiny_pipeline(tmp_path_factory) -> Path:
     nlp.meta["name"] = "assay_ner_tiny"
     path = tmp_path_factory.mktemp("tiny") / "model"
     nlp.to_disk(path)
+    return path
 
 
 def train_small_pipeline(n_docs: int = 40, epochs: int = 30, seed: int = 0):
@@ -119,8 +120,7 @@ def train_small_pipeline(n_docs: int = 40, epochs: int = 30, seed: int = 0):
         "bio_ner", config={"model": {"@architectures": "assay_ner.BioTagger.v1", "tok2vec": tok2vec}}
     )
     nlp.add_pipe("assay_answer")
-    path = Path(__file__).resolve().parent.parent / "assets" / "tuning.jsonl"
-    gold = read_span_docs(nlp, path, "tuning")[:n_docs]
+    gold = read_span_docs(nlp, ROOT / "assets" / "tuning.jsonl", "tuning")[:n_docs]
     examples = [Example(nlp.make_doc(doc.text), doc) for doc in gold]
     nlp.initialize(lambda: examples)
     optimizer = Adam(0.005)

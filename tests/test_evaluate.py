@@ -316,3 +316,22 @@ def test_model_card_holds_the_figures_definitions_and_licence(files, result):
     assert "small offline stand-in for the production teacher" in readme
     assert "stand-in for BioLinkBERT-base" in readme
     assert "licensed CC BY-SA 3.0" in readme
+
+
+def test_the_report_says_how_far_the_confidences_can_be_trusted(trained_pipeline, tmp_path):
+    from components.data.docs import read_handchecked
+    from components.evaluation.display import render_comparison
+
+    nlp = load_pipeline(trained_pipeline)
+    checked = read_handchecked(spacy.blank("en"), ROOT / "assets" / "handchecked.jsonl")[:60]
+    write_docbin(tmp_path / "checked.spacy", checked)
+    result = evaluate(nlp, trained_pipeline, tmp_path / "checked.spacy", tmp_path / "checked.spacy")
+    truth, thresholds = result["student_vs_truth"], result["calibration"]["thresholds"]
+    # At threshold 0 every entity is kept: the pipeline's own precision and recall.
+    assert (thresholds[0]["threshold"], thresholds[0]["p"], thresholds[0]["r"]) == (
+        0.0, pytest.approx(truth["ents_p"]), pytest.approx(truth["ents_r"])
+    )  # fmt: skip
+    assert [row["kept"] for row in thresholds] == sorted((row["kept"] for row in thresholds), reverse=True)
+    assert "## Entity confidences" in render_markdown(result)
+    pairs = list(zip(checked, nlp.pipe(doc.text for doc in checked), strict=True))
+    assert "<svg" in render_comparison(pairs)

@@ -223,3 +223,12 @@ def reliability_svg(reliability: dict, title: str = "Entity confidence: reliabil
         "</svg>",
     ]
     return "\n".join(parts)
+
+
+def calibration(pairs: Iterable[tuple[Doc, Doc]]) -> dict | None:
+    """{"reliability": ..., "thresholds": ...} of the predictions' confidences; None where no
+    predicted entity carries one (a pipeline without bio_ner)."""
+    judged = judge_entities(pairs)
+    if not judged.entities:
+        return None
+    return {"reliability": reliability_table(judged), "thresholds": threshold_table(judged)}

@@ -17,6 +17,7 @@ from spacy.tokens import Doc
 
 from components.data.docs import read_docbin
 from components.data.records import atomic_path
+from components.evaluation.calibration import calibration, reliability_svg
 from components.inference.predict import read_descriptions
 from components.pipeline.labels import ANSWER_KEYS, COLORS, LABELS, answer_strings
 
@@ -72,8 +73,11 @@ def _ent_set(doc: Doc) -> set[tuple[int, int, str]]:
 
 
 def render_comparison(pairs: Sequence[tuple[Doc, Doc]], title: str = "Hand-checked vs model") -> str:
-    """Each description twice, hand-checked above and predicted below; rows that differ are marked."""
-    rows, differing = [], []
+    """Each description twice, hand-checked above and predicted below; rows that differ are marked.
+    Where the model gives confidences, the page opens with their reliability diagram and trade-off."""
+    checked = calibration(pairs)
+    rows = [_calibration_block(checked)] if checked else []
+    differing = []
     for i, (gold, pred) in enumerate(pairs, start=1):
         differs = _ent_set(gold) != _ent_set(pred)
         if differs:
@@ -92,6 +96,20 @@ def render_comparison(pairs: Sequence[tuple[Doc, Doc]], title: str = "Hand-check
         f": {' '.join(differing)}." if differing else "."
     )
     return _page(title, intro, rows)
+
+
+def _calibration_block(checked: dict) -> str:
+    trade_off = "".join(
+        f"<tr><td>{row['threshold']:.2f}</td><td>{row['kept']}</td><td>{row['p']:.3f}</td>"
+        f"<td>{row['r']:.3f}</td><td>{row['f']:.3f}</td></tr>"
+        for row in checked["thresholds"]
+    )
+    return (
+        '<section class="calibration">\n<h2>Entity confidences</h2>\n'
+        + reliability_svg(checked["reliability"])
+        + "\n<table><tr><th>keep confidence &ge;</th><th>entities kept</th><th>P</th><th>R</th>"
+        "<th>F1</th></tr>" + trade_off + "</table>\n</section>"
+    )
 
 
 def _write(path: Path, page: str) -> Path:

@@ -18,6 +18,7 @@ from spacy.tokens import Doc
 
 from components.data.docs import read_docbin, record_to_doc
 from components.data.records import InputError, read_jsonl
+from components.evaluation.calibration import calibration, calibration_markdown
 from components.evaluation.guidelines import read_examples
 from components.evaluation.metrics import ALL_LABELS, score_entities
 from components.pipeline.labels import ANSWER_KEYS, LABELS, answer_strings
@@ -240,6 +241,8 @@ def evaluate(
         "comparisons": [c.key for c in comparisons],
         **{c.key: compare(c) for c in comparisons},
         **({"guideline_examples": answer_examples(nlp, guidelines_path)} if guidelines_path else {}),
+        # How far the student's entity confidences can be trusted, on the hand-checked set.
+        **({"calibration": checked} if (checked := calibration(truth_pairs)) else {}),
         "speed": {
             "docs": len(handchecked),
             "seconds": seconds,
@@ -311,6 +314,19 @@ def guideline_table(check: dict) -> list[str]:
     return lines
 
 
+def calibration_section(checked: dict) -> list[str]:
+    """Markdown: do the student's entity confidences mean what they say (hand-checked set)?"""
+    return [
+        "",
+        "## Entity confidences",
+        "",
+        "Each entity's `ent._.confidence` against whether it is right on the hand-checked set: precision "
+        "per confidence band, and what keeping only the entities above a threshold gives.",
+        "",
+        *calibration_markdown(checked["reliability"], checked["thresholds"]),
+    ]
+
+
 def render_markdown(result: dict) -> str:
     """The evaluation page: the comparisons side by side, then the error breakdown with examples."""
     info, speed = result["model"], result["speed"]
@@ -328,6 +344,7 @@ def render_markdown(result: dict) -> str:
         "",
         *score_table(result),
         *(guideline_table(result["guideline_examples"]) if "guideline_examples" in result else []),
+        *(calibration_section(result["calibration"]) if "calibration" in result else []),
         "",
         "## Errors per label",
         "",
