@@ -53,25 +53,41 @@ def _is_clean(text: str, start: int, end: int) -> bool:
     )
 
 
+def _exact(text: str, mention: str) -> list[tuple[int, int]]:
+    """Non-overlapping occurrences, left to right (what re.finditer gives, without a regex)."""
+    found, n = [], len(mention)
+    start = text.find(mention)
+    while start != -1:
+        found.append((start, start + n))
+        start = text.find(mention, start + n)
+    return found
+
+
+def _case_insensitive(text: str, mention: str) -> list[tuple[int, int]]:
+    return [m.span() for m in re.finditer(re.escape(mention), text, re.IGNORECASE)]
+
+
+def _normalised(text: str, mention: str) -> list[tuple[int, int]]:
+    pattern = _normalised_pattern(mention)
+    return [m.span() for m in pattern.finditer(text) if m.end() > m.start()] if pattern else []
+
+
+_PASSES = (("exact", _exact), ("case-insensitive", _case_insensitive), ("normalised", _normalised))
+
+
 def find_occurrences(text: str, mention: str) -> tuple[list[tuple[int, int]], str]:
     """All (start, end) occurrences of `mention` in `text` and the pass that found them.
 
     The occurrences that stand as words, from the first pass that finds any; failing that, all
-    occurrences (each inside a longer word) from the first pass that finds any.
+    occurrences (each inside a longer word) from the first pass that finds any. A pass runs only
+    when the passes before it found no word occurrence.
     """
     mention = mention.strip()
     if not mention:
         return [], "empty"
-    passes = (
-        ("exact", re.compile(re.escape(mention))),
-        ("case-insensitive", re.compile(re.escape(mention), re.IGNORECASE)),
-        ("normalised", _normalised_pattern(mention)),
-    )
     inside_words: tuple[list[tuple[int, int]], str] | None = None
-    for name, pattern in passes:
-        if pattern is None:
-            continue
-        found = [(m.start(), m.end()) for m in pattern.finditer(text) if m.end() > m.start()]
+    for name, find in _PASSES:
+        found = find(text, mention)
         clean = [(s, e) for s, e in found if _is_clean(text, s, e)]
         if clean:
             return clean, name
@@ -140,8 +156,9 @@ def align_mentions(doc: Doc, mentions: Iterable[tuple[str, str]], prefer: Sequen
     result = Alignment()
     label_rank = {label: i for i, label in enumerate(prefer)}
     candidates: list[_Candidate] = []
+    text = doc.text  # spaCy joins the tokens again on every access
     for order, (label, mention) in enumerate(mentions):
-        occurrences, how = find_occurrences(doc.text, mention)
+        occurrences, how = find_occurrences(text, mention)
         if not occurrences:
             result.unaligned.append({"label": label, "text": mention})
             continue
