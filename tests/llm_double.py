@@ -35,6 +35,30 @@ def last_user_text(body: dict) -> str:
     return body["messages"][-1]["content"]
 
 
+_DECODER = json.JSONDecoder()
+
+
+def _last_message_body(data: bytes) -> dict:
+    """{"messages": [last message]} from a chat-completions body, parsing only that message.
+
+    A quote inside a JSON string is always escaped, so `{"` starts an object wherever it stands
+    outside a string: the last one that opens a message with a "role" is the last message.
+    """
+    text = data.decode("utf8")
+    end = len(text)
+    while True:
+        start = text.rfind('{"', 0, end)
+        if start < 0:
+            return json.loads(text)  # not the shape expected: parse it all
+        try:
+            message, _ = _DECODER.raw_decode(text, start)
+        except json.JSONDecodeError:
+            message = None
+        if isinstance(message, dict) and "role" in message and "content" in message:
+            return {"messages": [message]}
+        end = start
+
+
 class ChatCompletionsDouble:
     """`with ChatCompletionsDouble(...) as server:` serves at `server.base_url` until the block ends.
 
@@ -61,6 +85,7 @@ class ChatCompletionsDouble:
         port: int = 0,
         tls: ssl.SSLContext | None = None,
         gate: int | None = None,
+        full_bodies: bool = True,
     ):
         self.answer = answer
         self.latency_s = latency_s
@@ -77,6 +102,7 @@ class ChatCompletionsDouble:
         self.in_flight = 0
         self.max_in_flight = 0
         self._port = port
+        self.full_bodies = full_bodies
         self._tls = tls
         # Answers wait until `gate` requests have been in flight at once (then all go), so that a test
         # can tell that a client keeps that many open without timing anything.
@@ -183,7 +209,7 @@ class ChatCompletionsDouble:
             return 200, {}, json.dumps(self.stats())  # counters for a client in another process
         if method != "POST" or path != "/v1/chat/completions":
             return 404, {}, '{"error": "not found"}'
-        body = json.loads(data)
+        body = json.loads(data) if self.full_bodies else _last_message_body(data)
         self.requests.append(body)
         self.arrivals.append(time.monotonic())
         self.targets.append(target)
