@@ -99,6 +99,7 @@ class ChatCompletionsDouble:
         self.targets: list[str] = []
         self.connections = 0
         self.answered = 0
+        self.last_answer: float | None = None  # time.monotonic() when the last answer went out
         self.in_flight = 0
         self.max_in_flight = 0
         self._port = port
@@ -158,6 +159,9 @@ class ChatCompletionsDouble:
             "max_in_flight": self.max_in_flight,
             "connections": self.connections,
             "cpu_s": time.process_time(),
+            # time.monotonic() is one clock for every process on the machine.
+            "first_arrival": self.arrivals[0] if self.arrivals else None,
+            "last_answer": self.last_answer,
         }
 
     # HTTP
@@ -192,6 +196,7 @@ class ChatCompletionsDouble:
                 if close:
                     head_lines.append("Connection: close")
                 writer.write(("\r\n".join(head_lines) + "\r\n\r\n").encode("latin-1") + payload)
+                self.last_answer = time.monotonic()
                 try:
                     await writer.drain()
                 except ConnectionError:
