@@ -14,6 +14,7 @@ thread of its own; `serve_forever()` runs it on the calling thread (the benchmar
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import ssl
 import threading
@@ -113,6 +114,7 @@ class ChatCompletionsDouble:
         self._stop: asyncio.Event | None = None
         self._ready = threading.Event()
         self._thread: threading.Thread | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
         self.base_url = ""
 
     # Running
@@ -152,6 +154,10 @@ class ChatCompletionsDouble:
         async with server:
             await self._stop.wait()
             server.close()
+            for writer in list(self._writers):  # close the open connections before the loop ends
+                writer.close()
+                with contextlib.suppress(OSError, ssl.SSLError, TimeoutError):
+                    await asyncio.wait_for(writer.wait_closed(), 2)
 
     def stats(self) -> dict:
         return {
@@ -168,6 +174,7 @@ class ChatCompletionsDouble:
 
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.connections += 1
+        self._writers.add(writer)
         try:
             while True:
                 try:
@@ -204,6 +211,7 @@ class ChatCompletionsDouble:
                 if close or self.close_idle:
                     return
         finally:
+            self._writers.discard(writer)
             writer.close()
 
     async def _respond(self, method: str, target: str, headers: dict, data: bytes) -> tuple | None:

@@ -2,6 +2,7 @@
 against servers on 127.0.0.1 that write their answers byte by byte as a test scripts them."""
 
 import asyncio
+import contextlib
 import email.utils
 import random
 import time
@@ -91,9 +92,26 @@ def test_proxy_is_taken_from_the_environment_unless_bypassed(monkeypatch):
 
 
 async def serve(handler):
-    """A server on 127.0.0.1 running `handler(reader, writer)` per connection; counts connections."""
-    server = await asyncio.start_server(handler, "127.0.0.1", 0)
+    """A server on 127.0.0.1 running `handler(reader, writer)` per connection (then closing it)."""
+
+    async def handle(reader, writer):
+        try:
+            await handler(reader, writer)
+        finally:
+            writer.close()
+            with contextlib.suppress(ConnectionError):
+                await writer.wait_closed()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
     return server, f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/v1/chat/completions"
+
+
+async def stop(server, *connections):
+    for connection in connections:
+        connection.close()
+    server.close()
+    await server.wait_closed()
+    await asyncio.sleep(0.05)  # the transports finish closing
 
 
 async def read_request(reader) -> bytes:
@@ -131,8 +149,7 @@ def test_keep_alive_connection_carries_every_request():
         try:
             return [await connection.post(f'{{"n": {i}}}'.encode(), 5) for i in range(3)]
         finally:
-            connection.close()
-            server.close()
+            await stop(server, connection)
 
     responses = run(main())
     assert [(r.status, r.body) for r in responses] == [
@@ -152,10 +169,11 @@ def test_chunked_answer_with_extensions_and_trailers():
 
     async def main():
         server, url = await serve(chunked)
+        connection = Connection(Endpoint(url))
         try:
-            return await Connection(Endpoint(url)).post(b"{}", 5)
+            return await connection.post(b"{}", 5)
         finally:
-            server.close()
+            await stop(server, connection)
 
     assert run(main()).body == b'{"a": 1}\n'
 
@@ -178,7 +196,7 @@ def test_interim_answer_is_skipped_and_a_close_delimited_body_is_read_to_the_end
         try:
             return [await connection.post(b"{}", 5) for _ in range(2)]
         finally:
-            server.close()
+            await stop(server, connection)
 
     assert [r.body for r in run(main())] == [b'{"whole": "body"}'] * 2
     assert len(connections) == 2
@@ -202,7 +220,7 @@ def test_keep_alive_connection_closed_by_the_server_is_opened_again_once():
         try:
             return [await connection.post(b'{"n": %d}' % i, 5) for i in range(3)]
         finally:
-            server.close()
+            await stop(server, connection)
 
     assert [r.body for r in run(main())] == [b'{"n": 0}', b'{"n": 1}', b'{"n": 2}']
     assert served == [b'{"n": 0}', b'{"n": 1}', b'{"n": 2}']
@@ -225,10 +243,11 @@ def test_answers_cut_short_or_malformed_are_transport_errors(reply, problem):
 
     async def main():
         server, url = await serve(bad)
+        connection = Connection(Endpoint(url))
         try:
-            await Connection(Endpoint(url)).post(b"{}", 5)
+            await connection.post(b"{}", 5)
         finally:
-            server.close()
+            await stop(server, connection)
 
     with pytest.raises(TransportError, match=problem) as failed:
         run(main())
@@ -259,7 +278,7 @@ def test_timeout_closes_the_connection_and_the_next_request_opens_a_new_one():
                 await connection.post(b"{}", 0.2)
             return await connection.post(b'{"again": 1}', 5)
         finally:
-            server.close()
+            await stop(server, connection)
 
     assert run(main()).body == b'{"again": 1}'
     assert len(connections) == 2

@@ -398,3 +398,12 @@ def test_proxy_from_the_environment_is_used(run, monkeypatch):
         docs = run(SimpleNamespace(base_url="http://llm.invalid:9/v1"), TEXTS[:2])
     assert proxy.targets == ["http://llm.invalid:9/v1/chat/completions"] * 2
     assert [e.text for e in docs[0].ents] == ["JNK2"]
+
+
+def test_connections_stay_open_from_one_batch_to_the_next(tmp_path, openai_nlp):
+    with ChatCompletionsDouble(answer=first_word_answer) as server:
+        nlp = openai_nlp(server, tmp_path / "cache", max_in_flight=2)
+        docs = list(nlp.pipe((nlp.make_doc(t) for t in TEXTS), batch_size=2))  # spacy-llm calls twice
+        nlp.get_pipe("llm")._model.close()
+    assert len(server.requests) == len(TEXTS) and server.connections == 2
+    assert [e.text for e in docs[3].ents] == ["PDE4B"]

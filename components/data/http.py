@@ -17,6 +17,7 @@ its business: `proxy_for(url)` tells when one applies, and callers then use `Htt
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import email.utils
 import random
 import ssl
@@ -182,6 +183,14 @@ class Connection:
             self._writer.close()
         self._reader = self._writer = None
 
+    async def aclose(self, timeout_s: float = 2.0) -> None:
+        """Close and wait until the connection is closed (a TLS one says goodbye first)."""
+        writer = self._writer
+        self.close()
+        if writer is not None:
+            with contextlib.suppress(OSError, TimeoutError, ssl.SSLError):
+                await asyncio.wait_for(writer.wait_closed(), timeout_s)
+
     async def _connect(self) -> None:
         endpoint = self.endpoint
         try:
@@ -292,4 +301,7 @@ class HttpxConnection:
         return Response(r.status_code, {k.lower(): v for k, v in r.headers.items()}, r.content)
 
     def close(self) -> None:
+        pass
+
+    async def aclose(self) -> None:
         pass

@@ -20,6 +20,7 @@ import json
 import logging
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -161,6 +162,7 @@ class AnswerCache:
             entry.update(answer=answer, tokens_in=tokens_in, tokens_out=tokens_out, time=time.time())
             if self._file is None:
                 self._file = self.path.open("a", encoding="utf8")
+                weakref.finalize(self, self._file.close)
             # Flushed per answer: once put() returns, a crash of this process cannot lose it.
             self._file.write(json.dumps(entry, ensure_ascii=False) + "\n")
             self._file.flush()

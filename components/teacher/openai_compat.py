@@ -21,6 +21,8 @@ import json
 import logging
 import os
 import ssl
+import threading
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -83,6 +85,10 @@ class OpenAICompatTeacher(Teacher):
             {"model": model, "max_tokens": max_tokens, "temperature": temperature}, ensure_ascii=False
         )[1:-1]
         self._tls_context: ssl.SSLContext | None = None
+        self._endpoint_now: Endpoint | None = None
+        self._pool: list[Connection] = []  # open connections between batches
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._finalizer: weakref.finalize | None = None
         # Until the endpoint has answered once, a connection that cannot be opened means a wrong
         # URL: fail at once. Later, it means the server went away for a moment: retry like a 5xx.
         self._reached = False
@@ -115,30 +121,57 @@ class OpenAICompatTeacher(Teacher):
         return f'{{"messages": {messages}, {self._body_rest}{grammar}}}'.encode()
 
     def _generate(self, prompts: Iterator[dict], deliver: Callable[[int, Answer], None]) -> None:
+        if self._loop is None:
+            # One event loop for the teacher's life, so that its keep-alive connections (and their
+            # TLS sessions) serve every batch spacy-llm sends, not one each.
+            self._loop = asyncio.new_event_loop()
+            self._finalizer = weakref.finalize(self, _close_loop, self._loop, self._pool)
         try:
-            asyncio.run(self._ask_all(prompts, deliver))
+            self._loop.run_until_complete(self._ask_all(prompts, deliver))
         except ExceptionGroup as group:
             # The TaskGroup wraps the failure that stopped the run; show that failure itself.
             raise group.exceptions[0] from None
 
+    def close(self) -> None:
+        """Close the open connections and the event loop (also done when the teacher is collected)."""
+        if self._finalizer is not None:
+            self._finalizer()
+        self._loop = self._finalizer = None
+
+    def _endpoint(self) -> Endpoint:
+        headers = self._headers()  # read each time: the key may change between runs
+        if self._endpoint_now is None or self._endpoint_now.headers != headers:
+            tls = self._tls() if self.url.startswith("https:") else None
+            self._endpoint_now = Endpoint(self.url, headers, tls)
+            while self._pool:  # opened with the old headers' endpoint
+                self._pool.pop().close()
+        return self._endpoint_now
+
     async def _ask_all(self, prompts: Iterator[dict], deliver: Callable[[int, Answer], None]) -> None:
         todo = enumerate(prompts)
-        tls = self._tls() if self.url.startswith("https:") else None
-        endpoint = Endpoint(self.url, self._headers(), tls)
+        endpoint = self._endpoint()
         client = None
         if proxy_for(self.url):
             client = httpx.AsyncClient(
-                verify=tls or True, limits=httpx.Limits(max_connections=self.max_in_flight), trust_env=True
+                verify=endpoint.tls or True,
+                limits=httpx.Limits(max_connections=self.max_in_flight),
+                trust_env=True,
             )
 
         async def worker() -> None:
-            connection = HttpxConnection(client, endpoint) if client else Connection(endpoint)
+            if client is not None:
+                connection = HttpxConnection(client, endpoint)
+            else:
+                connection = self._pool.pop() if self._pool else Connection(endpoint)
             try:
                 # The workers share the iterator: each takes the next prompt (made as it is taken).
                 for i, prompt in todo:
                     deliver(i, await self._ask(connection, prompt))
-            finally:
+            except BaseException:
                 connection.close()
+                raise
+            if client is None:
+                self._pool.append(connection)  # open for the next batch
 
         try:
             # A TaskGroup cancels the other requests as soon as one fails for good.
@@ -198,6 +231,29 @@ class OpenAICompatTeacher(Teacher):
         usage = payload.get("usage") or {}
         tokens_in, tokens_out = (int(usage.get(k) or 0) for k in ("prompt_tokens", "completion_tokens"))
         return Answer(content or "", tokens_in, tokens_out)
+
+
+def _close_loop(loop: asyncio.AbstractEventLoop, pool: list[Connection]) -> None:
+    connections = list(pool)
+    pool.clear()
+    if loop.is_closed():
+        return
+
+    async def close_all() -> None:
+        await asyncio.gather(*(c.aclose() for c in connections))
+
+    def finish() -> None:
+        loop.run_until_complete(close_all())
+        loop.close()
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        finish()
+    else:  # collected while another loop runs on this thread: finish the teacher's on a thread of its own
+        thread = threading.Thread(target=finish)
+        thread.start()
+        thread.join()
 
 
 @registry.llm_models("assay_ner.OpenAICompatible.v1")
