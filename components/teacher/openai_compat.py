@@ -178,6 +178,9 @@ class OpenAICompatTeacher(Teacher):
             async with asyncio.TaskGroup() as group:
                 for _ in range(self.max_in_flight):
                     group.create_task(worker())
+                    # One loop turn per new worker: the first requests go out while later workers
+                    # are still connecting, instead of after all of them.
+                    await asyncio.sleep(0)
         finally:
             if client is not None:
                 await client.aclose()
