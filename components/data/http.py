@@ -164,11 +164,13 @@ class Connection:
         data = self.endpoint.request_bytes(body)
         try:
             async with asyncio.timeout(timeout_s):
-                if self._writer is not None and not self._reader.at_eof():
-                    try:
-                        return await self._exchange(data, reused=True)
-                    except _Stale:
-                        self.close()
+                if self._writer is not None:
+                    if not self._reader.at_eof():  # the server has not closed it yet, as far as we know
+                        try:
+                            return await self._exchange(data, reused=True)
+                        except _Stale:
+                            pass
+                    self.close()
                 await self._connect()
                 return await self._exchange(data, reused=False)
         except TimeoutError:

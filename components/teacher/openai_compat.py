@@ -9,9 +9,11 @@ decides (exponential backoff with full jitter, honouring Retry-After), and stops
 naming the URL when the endpoint cannot be reached or refuses the key. The key is read from the
 environment variable named in the config and is never logged or cached.
 
-Per description the client does little: prompts are drawn (and rendered by the task) as workers
-free up, the shared few-shot messages are encoded once (components.teacher.cache.PromptEncoder)
-and each request is one buffer written on an open connection.
+Per description the client does little: prompts are drawn (and rendered by the task) as request
+slots free up, the shared few-shot messages are encoded once (components.teacher.cache.PromptEncoder)
+and each request is one buffer written on an open connection. The teacher keeps one event loop
+for its life, so that its connections (and TLS sessions) serve every batch spacy-llm sends;
+`close()`, or collecting the teacher, closes them.
 """
 
 from __future__ import annotations
