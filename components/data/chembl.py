@@ -18,7 +18,6 @@ import random
 import sqlite3
 import time
 from collections.abc import Sequence
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Protocol
 
@@ -26,6 +25,7 @@ import httpx
 from tqdm import tqdm
 
 from components.data.corpus import CorpusFilter, read_corpus
+from components.data.http import RetryPolicy
 from components.data.records import atomic_path
 from components.errors import UserError
 
@@ -34,7 +34,6 @@ logger = logging.getLogger(__name__)
 DEFAULT_BASE_URL = "https://www.ebi.ac.uk/chembl/api/data"
 ASSAY_TYPES = frozenset("ABFPTU")  # binding, ADME, functional, physicochemical, toxicity, unclassified
 USER_AGENT = "en_assay_ner (spaCy project; assay description sample)"
-_RETRY_STATUS = {429, 500, 502, 503, 504}
 
 
 class ChemblError(UserError, RuntimeError):
@@ -60,20 +59,6 @@ def parse_assay_types(value: str) -> list[str]:
     return types
 
 
-def _retry_after(value: str | None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or an HTTP date)."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None
-
-
 class ChemblClient:
     """GET JSON from ChEMBL at most `rate` requests per second, retrying what a retry can fix."""
 
@@ -84,11 +69,11 @@ class ChemblClient:
         timeout: float = 30.0,
         retries: int = 5,
         backoff: float = 1.0,
+        backoff_max: float = 60.0,
     ):
         self.base_url = base_url.rstrip("/")
         self.min_interval = 1.0 / rate if rate > 0 else 0.0
-        self.retries = retries
-        self.backoff = backoff
+        self.retry = RetryPolicy(retries, backoff, backoff_max)
         self._last = float("-inf")
         self._http = httpx.Client(
             timeout=timeout, headers={"Accept": "application/json", "User-Agent": USER_AGENT}
@@ -105,9 +90,10 @@ class ChemblClient:
 
     def get_json(self, path: str, params: dict) -> dict:
         url = f"{self.base_url}/{path}"
-        for attempt in range(self.retries + 1):
+        attempt = 0
+        while True:
             self._wait_turn()
-            wait = self.backoff * 2**attempt
+            retry_after = None
             try:
                 response = self._http.get(url, params=params)
             except httpx.TransportError as e:  # timeouts, refused or dropped connections
@@ -118,15 +104,16 @@ class ChemblClient:
                         return response.json()
                     except ValueError:
                         raise ChemblError(f"{response.url}: the answer is not JSON") from None
-                if response.status_code not in _RETRY_STATUS:
+                if not self.retry.retryable(response.status_code):
                     raise ChemblError(f"{response.url}: HTTP {response.status_code}")
                 problem = f"HTTP {response.status_code}"
-                asked = _retry_after(response.headers.get("Retry-After"))
-                wait = wait if asked is None else asked
-            if attempt < self.retries:
-                logger.warning("%s: %s; retrying in %.1f s", url, problem, wait)
-                time.sleep(wait)
-        raise ChemblError(f"cannot read ChEMBL at {url} ({problem}, {self.retries + 1} attempts)")
+                retry_after = response.headers.get("Retry-After")
+            wait = self.retry.wait_s(attempt, retry_after)
+            if wait is None:
+                raise ChemblError(f"cannot read ChEMBL at {url} ({problem}, {attempt + 1} attempts)")
+            logger.warning("%s: %s; retrying in %.1f s", url, problem, wait)
+            time.sleep(wait)
+            attempt += 1
 
 
 def _assay_record(row: dict) -> dict:

@@ -5,13 +5,19 @@ responses per document back. A prompt here is a dict: `text` (the document), `me
 (chat messages, the document last so that backends can reuse the shared prefix) and an
 optional `grammar` (GBNF that constrains the answer). Backends implement `_generate`, which
 hands each answer to `deliver` as soon as it has it, so that it is cached at once.
+
+A backend that sets `streams_prompts` gets the prompts the cache cannot answer as an iterator
+that computes each one (spacy-llm renders a prompt when it is drawn) only when the backend takes
+it, so that a concurrent backend sends the first requests while later prompts are still being
+made; others get a list.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable  # noqa: UP035
 
 from components.errors import UserError
-from components.teacher.cache import AnswerCache, prompt_key
+from components.teacher.cache import AnswerCache, PromptEncoder
 
 logger = logging.getLogger(__name__)
 
@@ -36,52 +42,70 @@ class Answer:
 
 class Teacher:
     backend = "abstract"
+    # True: _generate takes an iterator of prompts, made as it draws them (see the module doc).
+    streams_prompts = False
 
     def __init__(self, model_id: str, cache_dir: str | Path | None):
         self.model_id = model_id
         self.cache = AnswerCache(cache_dir) if cache_dir else None
+        self.encoder = PromptEncoder(model_id)
         self.usage: Counter = Counter()
         # Called once per document answered (from the cache or the model): drives the progress bar.
         self.on_answer: Callable[[], None] | None = None
 
     def __call__(self, prompts: Iterable[Iterable[Any]]) -> Iterable[Iterable[str]]:
-        per_doc = [list(doc_prompts) for doc_prompts in prompts]
-        flat = [prompt for doc_prompts in per_doc for prompt in doc_prompts]
-        answers: list[str | None] = [None] * len(flat)
-        keys = [prompt_key(self.model_id, prompt) for prompt in flat]
-        missing = []
-        for i, key in enumerate(keys):
-            entry = self.cache.get(key) if self.cache is not None else None
-            if entry is None:
-                missing.append(i)
-                continue
-            answers[i] = entry["answer"]
-            self.usage["cached"] += 1
-            self._tick()
+        answers: list[list[str | None]] = []  # per document, per prompt
+        asked: list[tuple[list, int, Any, Any]] = []  # per prompt sent: (its row, index, prompt, encoding)
+
+        def missing() -> Iterator[dict]:
+            """The prompts the cache does not answer; answers from the cache are filled in on the way."""
+            for doc_prompts in prompts:
+                row: list[str | None] = []
+                answers.append(row)
+                for prompt in doc_prompts:
+                    encoded = self.encoder.encode(prompt)
+                    entry = self.cache.get(encoded.key) if self.cache is not None else None
+                    row.append(None if entry is None else entry["answer"])
+                    if entry is None:
+                        asked.append((row, len(row) - 1, prompt, encoded))
+                        yield prompt
+                    else:
+                        self.usage["cached"] += 1
+                        self._tick()
 
         def deliver(j: int, answer: Answer) -> None:
-            i = missing[j]
-            answers[i] = answer.text
+            row, k, prompt, encoded = asked[j]
+            row[k] = answer.text
             if self.cache is not None:
                 self.cache.put(
-                    keys[i], self.model_id, flat[i], answer.text, answer.tokens_in, answer.tokens_out
+                    encoded, self.model_id, prompt, answer.text, answer.tokens_in, answer.tokens_out
                 )
             self.usage["asked"] += 1
             self.usage["tokens_in"] += answer.tokens_in
             self.usage["tokens_out"] += answer.tokens_out
             self._tick()
 
-        if missing:
-            self._generate([flat[i] for i in missing], deliver)
-        unanswered = sum(a is None for a in answers)
+        todo = missing()
+        if self.streams_prompts:
+            first = next(todo, None)
+            if first is not None:
+                self._generate(itertools.chain([first], todo), deliver)
+            for _ in todo:  # prompts the backend never took, if any, count as unanswered below
+                pass
+        else:
+            todo = list(todo)
+            if todo:
+                self._generate(todo, deliver)
+        unanswered = sum(answer is None for row in answers for answer in row)
         if unanswered:
             raise TeacherError(f"{self.model_id}: {unanswered} prompt(s) got no answer")
-        it = iter(answers)
-        return [[next(it) for _ in doc_prompts] for doc_prompts in per_doc]
+        return answers
 
     def _tick(self) -> None:
         if self.on_answer is not None:
             self.on_answer()
 
-    def _generate(self, prompts: list[dict], deliver: Callable[[int, Answer], None]) -> None:
+    def _generate(self, prompts: list[dict] | Iterator[dict], deliver: Callable[[int, Answer], None]) -> None:
+        """Answer `prompts` (a list, or an iterator where `streams_prompts`), calling
+        `deliver(j, answer)` for the j-th prompt as soon as its answer is there."""
         raise NotImplementedError

@@ -2,53 +2,54 @@
 Ollama, hosted services), with many requests in flight.
 
 spacy-llm's own OpenAI models cannot serve here: they always check api.openai.com and send one
-request at a time. This one keeps up to `max_in_flight` requests open, retries 429, 5xx,
-timeouts and malformed bodies with exponential backoff (honouring Retry-After), and stops with
-a message naming the URL when the endpoint cannot be reached or refuses the key. The key is
-read from the environment variable named in the config and is never logged or cached.
+request at a time. This one keeps up to `max_in_flight` requests open, each worker on its own
+keep-alive connection (components.data.http.Connection; httpx where the environment names a
+proxy), retries 429, 5xx, timeouts and malformed bodies as components.data.http.RetryPolicy
+decides (exponential backoff with full jitter, honouring Retry-After), and stops with a message
+naming the URL when the endpoint cannot be reached or refuses the key. The key is read from the
+environment variable named in the config and is never logged or cached.
+
+Per description the client does little: prompts are drawn (and rendered by the task) as request
+slots free up, the shared few-shot messages are encoded once (components.teacher.cache.PromptEncoder)
+and each request is one buffer written on an open connection. The teacher keeps one event loop
+for its life, so that its connections (and TLS sessions) serve every batch spacy-llm sends;
+`close()`, or collecting the teacher, closes them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
+import json
 import logging
 import os
-import random
-import socket
 import ssl
-import time
-from collections.abc import Callable
+import threading
+import weakref
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import certifi
 import httpx
 from spacy_llm.registry import registry
 
+from components.data.http import (
+    ConnectError,
+    Connection,
+    Endpoint,
+    HttpxConnection,
+    RequestTimeout,
+    RetryPolicy,
+    TransportError,
+    proxy_for,
+)
 from components.teacher.base import Answer, Teacher, TeacherError
 
 logger = logging.getLogger(__name__)
 
-# The longest wait we accept from a Retry-After header, so that a confused server cannot park the run.
-MAX_RETRY_AFTER_S = 300.0
-
-
-def _retry_after_s(response: httpx.Response) -> float | None:
-    value = response.headers.get("retry-after")
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
-        except (TypeError, ValueError):
-            return None
-    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
-
 
 class OpenAICompatTeacher(Teacher):
     backend = "openai"
+    streams_prompts = True
 
     def __init__(
         self,
@@ -72,106 +73,157 @@ class OpenAICompatTeacher(Teacher):
         if max_in_flight < 1:
             raise ValueError(f"max_in_flight must be at least 1, got {max_in_flight}")
         self.url = base_url.rstrip("/") + "/chat/completions"
+        Endpoint(self.url)  # an unusable URL fails here, not at the first request
         self.model = model
         self.api_key_env = api_key_env
         self.max_in_flight = max_in_flight
         self.max_tokens = max_tokens
         self.temperature = temperature
         self.timeout_s = timeout_s
-        self.max_retries = max_retries
-        self.backoff_s = backoff_s
-        self.backoff_max_s = backoff_max_s
+        self.retry = RetryPolicy(max_retries, backoff_s, backoff_max_s)
         self.grammar_field = grammar_field
-        # Until one request has succeeded, a refused connection means a wrong URL: fail at once.
-        # Later, it means the server went away for a moment: retry like a 5xx.
+        # The request body but the messages (and grammar), encoded once.
+        self._body_rest = json.dumps(
+            {"model": model, "max_tokens": max_tokens, "temperature": temperature}, ensure_ascii=False
+        )[1:-1]
+        self._tls_context: ssl.SSLContext | None = None
+        self._endpoint_now: Endpoint | None = None
+        self._pool: list[Connection] = []  # open connections between batches
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._finalizer: weakref.finalize | None = None
+        # Until the endpoint has answered once, a connection that cannot be opened means a wrong
+        # URL: fail at once. Later, it means the server went away for a moment: retry like a 5xx.
         self._reached = False
+
+    @property
+    def max_retries(self) -> int:
+        return self.retry.retries
 
     def _headers(self) -> dict[str, str]:
         key = os.environ.get(self.api_key_env) if self.api_key_env else None
         return {"Authorization": f"Bearer {key}"} if key else {}
 
-    def _body(self, prompt: dict) -> dict:
-        body = {
-            "model": self.model,
-            "messages": prompt["messages"],
-            "max_tokens": self.max_tokens,
-            "temperature": self.temperature,
-        }
-        if self.grammar_field and prompt.get("grammar"):
-            body[self.grammar_field] = prompt["grammar"]
-        return body
+    def _tls(self) -> ssl.SSLContext:
+        # Made once: loading the CA bundle costs ~30 ms. SSL_CERT_FILE / SSL_CERT_DIR as httpx reads them.
+        if self._tls_context is None:
+            cafile = os.environ.get("SSL_CERT_FILE") or None
+            capath = os.environ.get("SSL_CERT_DIR") or None
+            self._tls_context = ssl.create_default_context(
+                cafile=cafile or (None if capath else certifi.where()), capath=capath
+            )
+        return self._tls_context
 
-    def _generate(self, prompts: list[dict], deliver: Callable[[int, Answer], None]) -> None:
+    def _body(self, prompt: dict) -> bytes:
+        """The request body: {"messages": [...], "model", "max_tokens", "temperature"[, grammar]}."""
+        grammar = ""
+        if self.grammar_field and prompt.get("grammar"):
+            value = json.dumps(prompt["grammar"], ensure_ascii=False)
+            grammar = f", {json.dumps(self.grammar_field)}: {value}"
+        messages = self.encoder.messages_json(prompt)
+        return f'{{"messages": {messages}, {self._body_rest}{grammar}}}'.encode()
+
+    def _generate(self, prompts: Iterator[dict], deliver: Callable[[int, Answer], None]) -> None:
+        if self._loop is None:
+            # One event loop for the teacher's life, so that its keep-alive connections (and their
+            # TLS sessions) serve every batch spacy-llm sends, not one each.
+            self._loop = asyncio.new_event_loop()
+            self._finalizer = weakref.finalize(self, _close_loop, self._loop, self._pool)
         try:
-            asyncio.run(self._ask_all(prompts, deliver))
+            self._loop.run_until_complete(self._ask_all(prompts, deliver))
         except ExceptionGroup as group:
             # The TaskGroup wraps the failure that stopped the run; show that failure itself.
             raise group.exceptions[0] from None
 
-    async def _ask_all(self, prompts: list[dict], deliver: Callable[[int, Answer], None]) -> None:
-        todo = iter(enumerate(prompts))
-        headers = self._headers()
-        # One TLS context for all workers: loading the CA bundle costs ~30 ms per client.
-        tls = ssl.create_default_context(cafile=certifi.where())
+    def close(self) -> None:
+        """Close the open connections and the event loop (also done when the teacher is collected)."""
+        if self._finalizer is not None:
+            self._finalizer()
+        self._loop = self._finalizer = None
+
+    def _endpoint(self) -> Endpoint:
+        headers = self._headers()  # read each time: the key may change between runs
+        if self._endpoint_now is None or self._endpoint_now.headers != headers:
+            tls = self._tls() if self.url.startswith("https:") else None
+            self._endpoint_now = Endpoint(self.url, headers, tls)
+            while self._pool:  # opened with the old headers' endpoint
+                self._pool.pop().close()
+        return self._endpoint_now
+
+    async def _ask_all(self, prompts: Iterator[dict], deliver: Callable[[int, Answer], None]) -> None:
+        todo = enumerate(prompts)
+        endpoint = self._endpoint()
+        client = None
+        if proxy_for(self.url):
+            client = httpx.AsyncClient(
+                verify=endpoint.tls or True,
+                limits=httpx.Limits(max_connections=self.max_in_flight),
+                trust_env=True,
+            )
 
         async def worker() -> None:
-            # One connection per worker: httpx's shared pool spends more CPU on bookkeeping across
-            # 32 connections than on the requests themselves.
-            # TCP_NODELAY: httpx writes headers and body separately; with Nagle's algorithm the body
-            # waits for the server's delayed ACK (~40 ms a request).
-            transport = httpx.AsyncHTTPTransport(
-                verify=tls,
-                limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-                socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)],
-            )
-            async with httpx.AsyncClient(
-                timeout=self.timeout_s, headers=headers, transport=transport
-            ) as client:
-                for i, prompt in todo:  # the workers share the iterator: each takes the next prompt
-                    deliver(i, await self._ask(client, prompt))
+            if client is not None:
+                connection = HttpxConnection(client, endpoint)
+            else:
+                connection = self._pool.pop() if self._pool else Connection(endpoint)
+            try:
+                # The workers share the iterator: each takes the next prompt (made as it is taken).
+                for i, prompt in todo:
+                    deliver(i, await self._ask(connection, prompt))
+            except BaseException:
+                connection.close()
+                raise
+            if client is None:
+                self._pool.append(connection)  # open for the next batch
 
-        # A TaskGroup cancels the other requests as soon as one fails for good.
-        async with asyncio.TaskGroup() as group:
-            for _ in range(min(self.max_in_flight, len(prompts))):
-                group.create_task(worker())
+        try:
+            # A TaskGroup cancels the other requests as soon as one fails for good.
+            async with asyncio.TaskGroup() as group:
+                for _ in range(self.max_in_flight):
+                    group.create_task(worker())
+                    # One loop turn per new worker: the first requests go out while later workers
+                    # are still connecting, instead of after all of them.
+                    await asyncio.sleep(0)
+        finally:
+            if client is not None:
+                await client.aclose()
 
-    async def _ask(self, client: httpx.AsyncClient, prompt: dict) -> Answer:
+    async def _ask(self, connection: Connection | HttpxConnection, prompt: dict) -> Answer:
         body = self._body(prompt)
         attempt = 0
         while True:
-            wait = None
+            retry_after = None
             try:
-                response = await client.post(self.url, json=body)
-            except httpx.TimeoutException:
+                response = await connection.post(body, self.timeout_s)
+            except RequestTimeout:
                 problem = f"no answer within {self.timeout_s:g} s"
-            except httpx.TransportError as e:
+            except ConnectError as e:
                 if not self._reached:
-                    raise TeacherError(f"cannot reach the LLM endpoint {self.url}: {e!r}") from None
-                problem = f"connection failed ({e!r})"
+                    raise TeacherError(f"cannot reach the LLM endpoint {self.url}: {e}") from None
+                problem = f"connection failed ({e})"
+            except TransportError as e:  # connected, but the answer did not come whole
+                problem = str(e)
             else:
-                status = response.status_code
+                self._reached = True
+                status = response.status
                 if status in (401, 403):
                     raise TeacherError(
                         f"the LLM endpoint {self.url} refused the API key (HTTP {status}); "
                         f"check the environment variable {self.api_key_env!r}"
                     )
-                if status == 429 or status >= 500:
-                    problem, wait = f"HTTP {status}", _retry_after_s(response)
-                elif status >= 400:
+                if self.retry.retryable(status):
+                    problem, retry_after = f"HTTP {status}", response.headers.get("retry-after")
+                elif not 200 <= status < 300:
                     raise TeacherError(
                         f"the LLM endpoint {self.url} answered HTTP {status}: {response.text[:500]}"
                     )
                 else:
-                    self._reached = True
                     try:
-                        return self._answer(response.json())
+                        return self._answer(json.loads(response.body))
                     except (ValueError, KeyError, IndexError, TypeError) as e:
                         problem = f"malformed response body ({e!r}): {response.text[:200]!r}"
-            if attempt == self.max_retries:
-                raise TeacherError(f"the LLM endpoint {self.url} failed {attempt + 1} times; last: {problem}")
+            wait = self.retry.wait_s(attempt, retry_after)
             if wait is None:
-                # Full jitter keeps many clients that failed together from retrying together.
-                wait = random.uniform(0, min(self.backoff_max_s, self.backoff_s * 2**attempt))
+                raise TeacherError(f"the LLM endpoint {self.url} failed {attempt + 1} times; last: {problem}")
             logger.warning("%s: %s; retrying in %.1f s", self.url, problem, wait)
             await asyncio.sleep(wait)
             attempt += 1
@@ -184,6 +236,29 @@ class OpenAICompatTeacher(Teacher):
         usage = payload.get("usage") or {}
         tokens_in, tokens_out = (int(usage.get(k) or 0) for k in ("prompt_tokens", "completion_tokens"))
         return Answer(content or "", tokens_in, tokens_out)
+
+
+def _close_loop(loop: asyncio.AbstractEventLoop, pool: list[Connection]) -> None:
+    connections = list(pool)
+    pool.clear()
+    if loop.is_closed():
+        return
+
+    async def close_all() -> None:
+        await asyncio.gather(*(c.aclose() for c in connections))
+
+    def finish() -> None:
+        loop.run_until_complete(close_all())
+        loop.close()
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        finish()
+    else:  # collected while another loop runs on this thread: finish the teacher's on a thread of its own
+        thread = threading.Thread(target=finish)
+        thread.start()
+        thread.join()
 
 
 @registry.llm_models("assay_ner.OpenAICompatible.v1")
