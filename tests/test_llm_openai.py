@@ -125,29 +125,28 @@ def test_client_error_is_not_retried_and_names_the_url(run):
 
 
 # The model calls JNK2's substrate a target and misses the radioligand.
+# What a careless teacher answers: a cell line as the target, a read-out reagent as the substrate.
 CUE_ANSWERS = {
-    TEXTS[0]: {"targets": ["ATF2"], "substrates": []},
-    TEXTS[1]: {"targets": ["muscarinic M5 receptor"], "substrates": []},
+    TEXTS[0]: {"targets": ["JNK2"], "substrates": ["ATF2"]},
+    TEXTS[2]: {"targets": ["HepG2"], "substrates": ["MTT"]},
 }
 
 
 @pytest.mark.parametrize("cues", [True, False])
-def test_guideline_cues_set_the_substrates_the_model_missed(run, cues):
+def test_guideline_cues_drop_what_the_guidelines_exclude_and_add_nothing(run, cues):
+    texts = [TEXTS[0], TEXTS[2]]
     with ChatCompletionsDouble(answer=lambda body: json.dumps(CUE_ANSWERS[last_user_text(body)])) as server:
-        docs = run(server, TEXTS[:2], cues=cues)
+        docs = run(server, texts, cues=cues)
     ents = [[(e.text, e.label_) for e in doc.ents] for doc in docs]
+    assert ents[0] == [("JNK2", "TARGET"), ("ATF2", "SUBSTRATE")]  # a right answer is left alone
     if cues:
-        assert ents == [
-            [("ATF2", "SUBSTRATE")],
-            [("[3H]NMS", "SUBSTRATE"), ("muscarinic M5 receptor", "TARGET")],
+        assert ents[1] == []
+        assert docs[1].user_data["meta"]["alignment_notes"] == [
+            "cue: dropped TARGET 'HepG2': a cell line",
+            "cue: dropped SUBSTRATE 'MTT': a cofactor or read-out reagent",
         ]
-        assert docs[0].user_data["meta"]["alignment_notes"] == [
-            "cue: TARGET 'ATF2' gave way to SUBSTRATE 'ATF2'",
-            "cue: SUBSTRATE 'ATF2' (using X as substrate)",
-        ]
-        assert docs[1].user_data["meta"]["flags"] == []
     else:
-        assert ents == [[("ATF2", "TARGET")], [("muscarinic M5 receptor", "TARGET")]]
+        assert ents[1] == [("HepG2", "TARGET"), ("MTT", "SUBSTRATE")]
 
 
 def test_unreachable_endpoint_fails_at_once_naming_the_url(tmp_path, free_port, annotate_config, caplog):
@@ -184,6 +183,7 @@ def test_sends_the_key_from_the_named_variable_and_caches_no_key(tmp_path, monke
                 "vars.base_url": server.base_url,
                 "vars.api_key_env": "MY_TEACHER_KEY",
                 "vars.cache_dir": str(tmp_path),
+                "vars.task": "compact",
                 "vars.guideline_cues": False,
             },
         )
