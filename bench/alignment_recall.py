@@ -14,10 +14,7 @@ Two paths are measured:
 
 - `align_mentions`: components.data.align alone;
 - `compact task`: the compact task's `annotate` with the guideline cues off, i.e. what the
-  annotate step does with a served answer (targets_first, then the aligner);
-- `align prefer=TARGET`: the aligner letting TARGET spans win every overlap, the span-level
-  form of the task's targets_first (which drops a SUBSTRATE string wherever it contains or is
-  contained in a TARGET string, e.g. "EGF" beside "EGFR").
+  annotate step does with a served answer (the aligner, TARGET winning any overlap).
 
     python -m bench.alignment_recall [FILES...] [--show 20]
 """
@@ -33,11 +30,11 @@ import typer
 from components.data.align import align_mentions
 from components.data.docs import span_record_to_doc
 from components.data.records import read_jsonl
-from components.pipeline.labels import LABELS, TARGET
+from components.pipeline.labels import LABELS
 from components.teacher.task import CompactNERTask
 
 DEFAULT_FILES = (Path("assets/tuning.jsonl"), Path("assets/fewshot.jsonl"))
-PATHS = ("align_mentions", "compact task", "align prefer=TARGET")
+PATHS = ("align_mentions", "compact task")
 GOLDS = ("token gold", "record gold")
 
 
@@ -75,7 +72,6 @@ def measure(files: tuple[Path, ...] = DEFAULT_FILES) -> dict:
             aligned = {
                 "align_mentions": align_mentions(nlp.make_doc(text), mentions).spans,
                 "compact task": task.annotate(nlp.make_doc(text), "", mentions, []).ents,
-                "align prefer=TARGET": align_mentions(nlp.make_doc(text), mentions, prefer=[TARGET]).spans,
             }
             for gold, spans in golds.items():
                 total[gold].update(label for *_, label in spans)

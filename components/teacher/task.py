@@ -26,7 +26,7 @@ from spacy_llm.registry import registry
 from spacy_llm.tasks.span.examples import SpanReason
 
 from components.data.align import align_mentions
-from components.pipeline.labels import ANSWER_KEYS, DEFINITIONS, LABELS, SUBSTRATE, TARGET
+from components.pipeline.labels import ANSWER_KEYS, DEFINITIONS, LABELS, TARGET
 from components.teacher.cues import apply_cues, excluded
 from components.teacher.examples import read_fewshot
 from components.teacher.grammar import answer_grammar, candidate_strings
@@ -69,25 +69,6 @@ def parse_compact(raw: str) -> tuple[list[tuple[str, str]], list[str]]:
     return mentions, []
 
 
-def targets_first(mentions: list[tuple[str, str]]) -> tuple[list[tuple[str, str]], list[str]]:
-    """Drop SUBSTRATE strings that repeat, or contain, a TARGET string of the same answer.
-
-    A molecule cannot be both, and small models often repeat the target as substrate or stretch
-    it ("GLUT1-mediated [3H]2-deoxyglucose"): left in, the longer span would displace the target.
-    A substrate named inside its target's name stays ("glycolate" of "glycolate oxidase", "EGF"
-    of "EGFR").
-    """
-    targets = [text.lower() for label, text in mentions if label == TARGET]
-    kept, notes = [], []
-    for label, text in mentions:
-        clash = label == SUBSTRATE and next((t for t in targets if t in text.lower()), None)
-        if clash:
-            notes.append(f"dropped SUBSTRATE {text!r}: repeats or contains TARGET {clash!r}")
-        else:
-            kept.append((label, text))
-    return kept, notes
-
-
 def _prompt_hash(obj: Any) -> str:
     return hashlib.sha256(json.dumps(obj, sort_keys=True, ensure_ascii=False).encode("utf8")).hexdigest()[:16]
 
@@ -109,11 +90,12 @@ class _AssayTask:
             yield self.annotate(doc, raw, mentions, problems)
 
     def annotate(self, doc: Doc, raw: str, mentions: list[tuple[str, str]], problems: list[str]) -> Doc:
-        mentions, dropped = targets_first(mentions)
+        dropped: list[str] = []
         if self.guideline_cues:  # an unreadable answer has no mentions: nothing to correct
-            mentions, cue_notes = apply_cues(doc.text, mentions)
-            dropped += cue_notes
-        alignment = align_mentions(doc, mentions)
+            mentions, dropped = apply_cues(doc.text, mentions)
+        # A molecule cannot be both: where a SUBSTRATE occurrence overlaps a TARGET (small models
+        # repeat the target as substrate, or stretch it), the TARGET keeps its place.
+        alignment = align_mentions(doc, mentions, prefer=[TARGET])
         doc.ents = alignment.spans
         flags = []
         if problems:
