@@ -25,7 +25,6 @@ from pathlib import Path
 
 import typer
 
-import components.teacher  # noqa: F401  (registers the assay_ner.* tasks and models)
 from bench.common import machine
 from components.data.docs import span_record_to_doc
 from components.data.records import read_jsonl

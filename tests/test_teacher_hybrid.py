@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-import components.teacher  # noqa: F401
 from components.teacher.annotate import annotate, load_annotator, project_overrides, teacher_of
 from components.teacher.cache import CACHE_FILE
 from components.teacher.task import parse_compact
+from tests.llm_double import ChatCompletionsDouble, last_user_text
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / "configs" / "annotate.cfg"
@@ -67,13 +67,28 @@ def test_the_model_answers_where_no_rule_does_and_its_vote_is_kept(labelled):
                              for label, text in mentions]  # fmt: skip
     assert ents(model) == [("Caspase-1", "TARGET")]
     assert meta["teacher"].startswith("llamacpp:SmolLM2-135M-Instruct")
-    assert teacher.usage["asked"] - teacher.usage["not_asked"] == 1
+    assert (teacher.usage["asked"], teacher.usage["not_asked"]) == (1, 2)
 
 
 def test_replay_reads_every_answer_from_the_cache(labelled):
     cache_dir, docs, _ = labelled
-    assert len((cache_dir / CACHE_FILE).read_text(encoding="utf8").splitlines()) == 3
+    # Only the model's answer is cached: the rules' descriptions were never asked.
+    assert len((cache_dir / CACHE_FILE).read_text(encoding="utf8").splitlines()) == 1
     nlp = hybrid(cache_dir, backend="replay")
     again, _ = annotate(nlp, [nlp.make_doc(doc.text) for doc in docs])
     assert [ents(doc) for doc in again] == [ents(doc) for doc in docs]
     assert [d.user_data["meta"]["votes"] for d in again] == [d.user_data["meta"]["votes"] for d in docs]
+
+
+def test_no_teacher_asks_its_model_where_the_rules_suffice(tmp_path, annotate_config):
+    # The endpoint is asked about the one description no rule reads, whatever the backend.
+    answer = '{"targets": ["Caspase-1"], "substrates": []}'
+    with ChatCompletionsDouble(answer=lambda body: answer) as server:
+        served = {"vars.backend": "openai", "vars.model": "m", "vars.base_url": server.base_url}
+        nlp = load_annotator(annotate_config, {**project_overrides(), "vars.task": "hybrid",
+                                               "vars.cache_dir": str(tmp_path), **served})  # fmt: skip
+        docs, _ = annotate(nlp, [nlp.make_doc(t) for t in (RULES, PHENOTYPE, MODEL)])
+    assert [last_user_text(body) for body in server.requests] == [MODEL]
+    expected = [[("JNK2", "TARGET"), ("ATF2", "SUBSTRATE")], [], [("Caspase-1", "TARGET")]]
+    assert [ents(doc) for doc in docs] == expected
+    assert teacher_of(nlp).usage["not_asked"] == 2

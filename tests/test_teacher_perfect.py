@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 import spacy
 
-import components.teacher  # noqa: F401
 from components.data.docs import span_record_to_doc
 from components.data.records import read_jsonl
 from components.evaluation.metrics import score_entities

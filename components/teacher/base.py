@@ -63,6 +63,11 @@ class Teacher:
                 row: list[str | None] = []
                 answers.append(row)
                 for prompt in doc_prompts:
+                    if prompt.get("skip"):  # the task needs no answer here (the hybrid task's rules)
+                        row.append("")
+                        self.usage["not_asked"] += 1
+                        self._tick()
+                        continue
                     encoded = self.encoder.encode(prompt)
                     entry = self.cache.get(encoded.key) if self.cache is not None else None
                     row.append(None if entry is None else entry["answer"])

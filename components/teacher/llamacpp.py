@@ -147,10 +147,6 @@ class LlamaCppTeacher(Teacher):
         llama_cpp = _llama_cpp()
         processor = None
         for i, prompt in enumerate(prompts):
-            if prompt.get("skip"):  # the task needs no answer (the hybrid task's rules sufficed)
-                self.usage["not_asked"] += 1
-                deliver(i, Answer("", 0, 0))
-                continue
             # Built on the first prompt that needs the model, which loads it only then.
             processor = processor or self._empty_list_processor()
             grammar = prompt.get("grammar")

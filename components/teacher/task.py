@@ -159,9 +159,8 @@ class HybridNERTask(CompactNERTask):
     """The phrasing rules first, the small model where they find no target (components.teacher.phrases).
 
     Where a rule names a TARGET, or the description is a phenotypic one, the model's answer is not
-    needed: the prompt says "skip" (and carries no grammar, so that it is cached apart from the
-    asked one), LlamaCppTeacher answers it "" without running the model, and other backends ask
-    in vain. Elsewhere the model answers the constrained task's prompt (the two share cached
+    needed: the prompt says "skip", and every teacher answers it "" without asking its model
+    (components.teacher.base). Elsewhere the model answers the constrained task's prompt (the two share cached
     answers) and its TARGETs that look like a macromolecule's name join the rules' SUBSTRATEs.
     Every vote, the rules' and the model's, is kept in `doc.user_data["meta"]["votes"]`.
     """
