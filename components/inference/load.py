@@ -43,5 +43,5 @@ def load_pipeline(model: str | Path | Language, config: dict | None = None) -> L
     if isinstance(model, Language):
         return model
     if Path(model).is_dir():
-        from components.pipeline import answer, bio_ner, int8  # noqa: F401  (registers the factories)
+        from components.pipeline import answer, bio_ner, bucketing, int8  # noqa: F401  (registers the factories)
     return spacy.load(model, config=config or {})

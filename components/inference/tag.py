@@ -620,11 +620,11 @@ def tag_corpus(
     actors: int = 0,
     threads: int = 0,
     gpus_per_actor: float = 0.0,
-    batch_size: int = 64,
+    batch_size: int = 1000,
     block_rows: int = BLOCK_ROWS,
     assay_types: Sequence[str] = (),
     max_chars: int = MAX_CHARS,
-    int8: bool = False,
+    int8: bool | None = None,
     progress: bool = True,
 ) -> dict:
     """Tag every description of `input_path` into the Parquet dataset `output` (see the module
@@ -667,7 +667,8 @@ def tag_corpus(
             init_ray(address)
         try:
             pool = size_pool(ray.cluster_resources(), actors, threads, gpus_per_actor)
-            config = {"components": {"int8": {"enabled": True}}} if int8 else None
+            # None keeps the model's own default (int8 on a CPU)
+            config = None if int8 is None else {"components": {"int8": {"enabled": int8}}}
             total = sum(block.rows for block in todo)
             with tqdm(total=total, unit="desc", desc="tag", disable=not progress, smoothing=0.1) as bar:
                 run = run_actors(

@@ -11,12 +11,12 @@ import random
 import time
 from pathlib import Path
 
-from tqdm import tqdm
 from spacy.tokens import Span
+from tqdm import tqdm
 
+from components.data.docs import read_docbin, write_docbin
 from components.pipeline.bio_ner import bio_tags
 from components.pipeline.labels import LABELS
-from components.data.docs import read_docbin, write_docbin
 from components.training.transformer import resolve_transformer
 
 logger = logging.getLogger("assay_ner")

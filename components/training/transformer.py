@@ -79,7 +79,9 @@ def public_name(name: str) -> str:
     return name
 
 
-def write_training_config(base: str | Path, output: str | Path, requested: str, gpu_id: int) -> TransformerChoice:
+def write_training_config(
+    base: str | Path, output: str | Path, requested: str, gpu_id: int
+) -> TransformerChoice:
     """configs/ner.cfg with the chosen transformer in it (and fp16 activations on a GPU, where alone
     they pay off), for `spacy train`; logs the choice and warns when it is the stand-in."""
     from spacy import util

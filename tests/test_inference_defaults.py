@@ -1,0 +1,254 @@
+"""The inference defaults en_assay_ner ships with (issue 14): configs/ner.cfg's settings reach the
+trained pipeline and the package built from it, and the fast path predicts what the plain path does.
+
+One real pipeline for the module: configs/ner.cfg on the MiniLM stand-in, trained for a few dozen
+steps on the first tuning documents, scored on real hand-checked descriptions.
+"""
+
+import copy
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy
+import pytest
+import spacy
+from spacy.cli.train import train
+from spacy.tokens import DocBin
+from spacy.util import load_config, load_model_from_config
+
+from components.data.docs import read_span_docs
+from components.pipeline import answer, bio_ner, bucketing, int8  # noqa: F401  (registers them)
+from components.pipeline.bucketing import length_buckets, wordpiece_counts
+from components.training.transformer import minilm_path
+
+ROOT = Path(__file__).resolve().parent.parent
+SHIPPED = ["labels", "answer", "bio_ner", "int8", "bucketing"]
+ARCHITECTURE = ("components", "transformer", "model", "@architectures")
+BUCKET = ("components", "transformer", "model", "bucket_wordpieces")
+
+# What configs/ner.cfg sets for inference, and so what a trained pipeline and its package carry.
+DEFAULTS = {
+    ("nlp", "batch_size"): 1000,
+    ARCHITECTURE: "assay_ner.BucketedTransformerModel.v1",
+    BUCKET: 2048,
+    ("components", "int8", "enabled"): True,
+}
+FP32 = {("components", "int8", "enabled"): False}
+# The defaults before issue 14, for the plain path.
+PLAIN = {
+    ("nlp", "batch_size"): 64,
+    ARCHITECTURE: "spacy-transformers.TransformerModel.v3",
+    ("components", "int8", "enabled"): False,
+}
+
+
+def setting(config, path: tuple[str, ...]):
+    for key in path:
+        config = config[key]
+    return config
+
+
+def with_settings(config, settings: dict):
+    config = copy.deepcopy(config)
+    for (*path, key), value in settings.items():
+        setting(config, tuple(path))[key] = value
+    if settings.get(ARCHITECTURE) == "spacy-transformers.TransformerModel.v3":
+        setting(config, ARCHITECTURE[:-1]).pop("bucket_wordpieces", None)
+    return config
+
+
+@pytest.fixture(scope="module")
+def real_docs():
+    nlp = spacy.blank("en")
+    return {
+        "tuning": read_span_docs(nlp, ROOT / "assets" / "tuning.jsonl"),
+        "handchecked": read_span_docs(nlp, ROOT / "assets" / "handchecked.jsonl"),
+    }
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, real_docs):
+    """configs/ner.cfg, trained briefly on the first 80 tuning docs: the model-last directory."""
+    work = tmp_path_factory.mktemp("defaults")
+    for name, docs in (("train", real_docs["tuning"][:80]), ("dev", real_docs["tuning"][80:100])):
+        DocBin(docs=docs).to_disk(work / f"{name}.spacy")
+    train(
+        ROOT / "configs" / "ner.cfg",
+        work / "out",
+        use_gpu=-1,
+        overrides={
+            "paths.train": str(work / "train.spacy"),
+            "paths.dev": str(work / "dev.spacy"),
+            "components.transformer.model.name": str(minilm_path()),
+            "training.max_steps": 40,
+            "training.batcher.size": 400,
+            "training.eval_frequency": 40,
+            "training.optimizer.learn_rate.warmup_steps": 5,
+            "training.optimizer.learn_rate.initial_rate": 0.0005,
+        },
+    )
+    return work / "out" / "model-last"
+
+
+def load_with(path: Path, settings: dict):
+    """The trained pipeline with some of its config's settings changed (weights from disk)."""
+    config = with_settings(load_config(path / "config.cfg"), settings)
+    return load_model_from_config(config, auto_fill=False).from_disk(path)
+
+
+def entities(docs) -> list[list[tuple[int, int, str]]]:
+    return [[(e.start_char, e.end_char, e.label_) for e in doc.ents] for doc in docs]
+
+
+def test_the_config_sets_the_fast_defaults():
+    config = load_config(ROOT / "configs" / "ner.cfg")
+    assert {path: setting(config, path) for path in DEFAULTS} == DEFAULTS
+
+
+def test_a_trained_pipeline_carries_the_defaults_and_loads_them(trained):
+    nlp = spacy.load(trained)
+    assert {path: setting(nlp.config, path) for path in DEFAULTS} == DEFAULTS
+    assert nlp.batch_size == DEFAULTS[("nlp", "batch_size")]
+    assert nlp.get_pipe("int8").quantized  # on a CPU
+
+
+def test_length_bucketing_predicts_what_the_plain_path_does_in_the_order_given(trained, real_docs):
+    bucketed = load_with(trained, FP32)
+    plain = load_with(trained, PLAIN)
+    # Real descriptions in a shuffled order, with texts that test the edges: an empty one, a
+    # one-word one, and one longer than the transformer's window (128 tokens), cut into spans.
+    texts = [doc.text for doc in real_docs["handchecked"]]
+    texts = [texts[i] for i in numpy.random.default_rng(0).permutation(len(texts))]
+    texts[5:5] = ["", "Kinase", " ".join(texts[:12])]
+    fast_docs, plain_docs = list(bucketed.pipe(texts)), list(plain.pipe(texts))
+    assert [doc.text for doc in fast_docs] == texts
+    assert entities(fast_docs) == entities(plain_docs)
+    assert sum(map(len, entities(fast_docs))) > 50  # the few training steps learnt something
+    fast_scores = bucketed.get_pipe("bio_ner").predict(fast_docs)
+    plain_scores = plain.get_pipe("bio_ner").predict(plain_docs)
+    for a, b in zip(fast_scores, plain_scores, strict=True):
+        numpy.testing.assert_allclose(a, b, atol=1e-4)
+    # nlp(text) takes the same path as nlp.pipe.
+    assert entities([bucketed(texts[0])]) == entities(plain_docs[:1])
+
+
+def test_the_int8_default_keeps_the_order_and_nearly_all_predictions(trained, real_docs):
+    import torch
+
+    quantized, fp32 = spacy.load(trained), load_with(trained, FP32)
+    assert quantized.get_pipe("int8").quantized and not fp32.get_pipe("int8").quantized
+
+    def linear_types(nlp):
+        modules = nlp.get_pipe("transformer").model.transformer.modules()
+        return {type(m) for m in modules if "Linear" in type(m).__name__}
+
+    assert linear_types(fp32) == {torch.nn.Linear}
+    assert torch.nn.Linear not in linear_types(quantized)
+    texts = [doc.text for doc in real_docs["handchecked"]]
+    int8_docs = list(quantized.pipe(texts))
+    assert [doc.text for doc in int8_docs] == texts
+    # The same batch gives the same entities again. Against full precision most agree: on this
+    # briefly trained model, whose tag probabilities are less sure than a trained one's, 88% of the
+    # docs and an entity F1 of 0.92 (bench/inference_results.md scores int8 on the trained model).
+    assert entities(quantized.pipe(texts)) == entities(int8_docs)
+    fp32_ents = entities(fp32.pipe(texts))
+    same_docs = sum(a == b for a, b in zip(fp32_ents, entities(int8_docs), strict=True))
+    assert same_docs >= 0.8 * len(texts)
+    both = sum(len(set(a) & set(b)) for a, b in zip(fp32_ents, entities(int8_docs), strict=True))
+    assert 2 * both / (sum(map(len, fp32_ents)) + sum(map(len, entities(int8_docs)))) >= 0.85
+
+
+def test_an_int8_pipeline_refuses_to_be_saved_and_loads_in_full_precision_on_request(trained, tmp_path):
+    quantized = spacy.load(trained)
+    with pytest.raises(ValueError, match="int8-quantised and cannot be saved"):
+        quantized.to_disk(tmp_path / "int8")
+    with pytest.raises(ValueError, match="int8-quantised and cannot be saved"):
+        quantized.to_bytes()
+    fp32 = spacy.load(trained, config={"components": {"int8": {"enabled": False}}})
+    fp32.to_disk(tmp_path / "fp32")
+    again = spacy.load(tmp_path / "fp32", config={"components": {"int8": {"enabled": False}}})
+    text = "Inhibition of human JNK2 using ATF2 as substrate"
+    assert entities([again(text)]) == entities([fp32(text)])
+
+
+def test_a_large_default_batch_is_split_into_groups_of_similar_length(trained, real_docs):
+    nlp = spacy.load(trained)
+    model = nlp.get_pipe("transformer").model
+    docs = [nlp.make_doc(doc.text) for doc in real_docs["handchecked"]]
+    spans = model.attrs["get_spans"](docs)
+    counts = [max(wordpiece_counts(model.tokenizer, s)) for s in spans]
+    assert counts == [len(model.tokenizer(doc.text)["input_ids"]) for doc in docs]
+    limit = DEFAULTS[BUCKET]
+    groups = length_buckets(counts, [1] * len(docs), limit)
+    assert sorted(i for group in groups for i in group) == list(range(len(docs)))
+    assert all(max(counts[i] for i in group) * len(group) <= limit for group in groups)
+    # Shortest first, so no group pads a short description to a long one's length.
+    assert all(
+        max(counts[i] for i in a) <= min(counts[i] for i in b)
+        for a, b in zip(groups, groups[1:], strict=False)
+    )
+    # The forward pass hands every doc its own outputs, in the order given, padded only to the
+    # longest description of its group.
+    batch = model.predict(docs)
+    assert len(groups) > 1 and len(batch.doc_data) == len(docs)
+    for group in groups:
+        width = max(counts[i] for i in group)
+        for i in group:
+            data = batch.doc_data[i]
+            assert data.wordpieces.input_ids.shape == (1, width)
+            assert (
+                data.wordpieces.input_ids[0, : counts[i]].tolist()
+                == model.tokenizer(docs[i].text)["input_ids"]
+            )
+            assert data.model_output.last_hidden_state.shape[:2] == (1, width)
+
+
+def test_a_description_longer_than_the_bucket_goes_alone():
+    assert length_buckets([5, 300, 7, 6], [1, 1, 1, 1], 20) == [[0, 3], [2], [1]]
+    assert length_buckets([4, 4, 4], [2, 1, 3], 12) == [[0, 1], [2]]
+    assert length_buckets([], [], 100) == []
+
+
+def test_the_package_built_from_the_trained_pipeline_ships_the_defaults(trained, tmp_path, real_docs):
+    """`spacy package` as the workflow's package step runs it, the wheel installed into a folder of
+    its own, and loaded by a fresh interpreter that cannot import the project."""
+    code = ",".join(str(ROOT / "components" / "pipeline" / f"{name}.py") for name in SHIPPED)
+    subprocess.run(
+        [sys.executable, "-m", "spacy", "package", str(trained), str(tmp_path), "--name", "defaults_ner",
+         "--version", "0.0.1", "--code", code, "--build", "wheel", "--force"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    wheel = next((tmp_path / "en_defaults_ner-0.0.1" / "dist").glob("*.whl"))
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-deps", "--quiet", "--target", str(tmp_path / "site"),
+         str(wheel)],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    texts = [doc.text for doc in real_docs["handchecked"][:40]]
+    script = (
+        "import json, sys\n"
+        "import en_defaults_ner\n"
+        "nlp = en_defaults_ner.load()\n"
+        "texts = json.loads(sys.stdin.read())\n"
+        "model = nlp.config['components']['transformer']['model']\n"
+        "print(json.dumps({'batch_size': nlp.batch_size, 'architecture': model['@architectures'],\n"
+        "    'bucket_wordpieces': model['bucket_wordpieces'], 'int8': nlp.get_pipe('int8').quantized,\n"
+        "    'modules': sorted(m for m in sys.modules if m.startswith('components')),\n"
+        "    'ents': [[[e.start_char, e.end_char, e.label_] for e in d.ents] for d in nlp.pipe(texts)]}))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site"), "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run(
+        [sys.executable, "-c", script], input=json.dumps(texts), cwd=tmp_path, env=env,
+        check=True, capture_output=True, text=True,
+    )  # fmt: skip
+    shipped = json.loads(out.stdout)
+    assert shipped["batch_size"] == DEFAULTS[("nlp", "batch_size")]
+    assert shipped["architecture"] == DEFAULTS[ARCHITECTURE]
+    assert shipped["bucket_wordpieces"] == DEFAULTS[BUCKET]
+    assert shipped["int8"] == DEFAULTS[("components", "int8", "enabled")]
+    assert shipped["modules"] == []
+    # The package predicts what the pipeline directory does with the same defaults.
+    assert [[tuple(e) for e in doc] for doc in shipped["ents"]] == entities(spacy.load(trained).pipe(texts))
