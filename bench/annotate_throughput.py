@@ -10,7 +10,7 @@ in_flight / latency documents per second. Beside it, stock spacy-llm's OpenAI mo
 pointed at the same double) shows its one-request-at-a-time rate.
 
     python -m bench.annotate_throughput --n-docs 1000 --latency 0.2 --in-flight 1 --in-flight 8 \
-        --in-flight 32 --in-flight 128 --results bench/client_results.md
+        --in-flight 32 --in-flight 128
 
 Where the client's CPU goes: run one setting under py-spy (not a dependency of the project), then
 group the samples with bench/profile_groups.py:

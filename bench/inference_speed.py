@@ -47,7 +47,7 @@ logger = logging.getLogger("bench")
 
 PLAIN_TRANSFORMER = "spacy-transformers.TransformerModel.v3"
 BUCKETED_TRANSFORMER = "assay_ner.BucketedTransformerModel.v1"
-# The defaults before issue 14: what configs/ner.cfg shipped with bio_ner.
+# The earlier defaults: what configs/ner.cfg shipped with before length bucketing and int8.
 OLD_DEFAULTS = {
     "components.transformer.model.@architectures": PLAIN_TRANSFORMER,
     "components.transformer.model.bucket_wordpieces": None,

@@ -22,9 +22,9 @@ Two measures, because this machine is shared and its load swings:
 The breakdown times each step of the pipeline on one thread, which says how much of a
 description is the transformer's forward pass (what a GPU speeds up) and how much is CPU work
 around it (tokenising, aligning, decoding, the confidence, the answer): the figures the sizing in
-bench/tag_results.md is built from.
+bench/RESULTS.md is built from.
 
-    OMP_WAIT_POLICY=PASSIVE python -m bench.tag_speed main /tmp/minilm/model-best --n-docs 1500
+    OMP_WAIT_POLICY=PASSIVE python -m bench.tag_speed main training/model-best
 """
 
 from __future__ import annotations
@@ -248,10 +248,10 @@ def main(
     model: str = typer.Argument(
         ..., help="Pipeline directory or installed package (the MiniLM stand-in here)"
     ),
-    n_docs: int = typer.Option(1500, help="Descriptions per measurement (the bundled ones, cycled)"),
-    repeats: int = typer.Option(2, help="Round-robin repeats; the medians count"),
-    batch_size: int = typer.Option(64, help="nlp.pipe batch size, both sides"),
-    block_rows: int = typer.Option(250, help="tag's block size (several blocks per actor)"),
+    n_docs: int = typer.Option(6000, help="Descriptions per measurement (the bundled ones, cycled)"),
+    repeats: int = typer.Option(3, help="Round-robin repeats; the medians count"),
+    batch_size: int = typer.Option(1000, help="nlp.pipe batch size, both sides (the model's default)"),
+    block_rows: int = typer.Option(1000, help="tag's block size (several blocks per actor)"),
     output: Path = typer.Option(Path("metrics/tag_speed.json"), help="Where the figures go"),
 ):
     import ray

@@ -4,9 +4,9 @@
         --report metrics/annotate.json --handchecked assets/handchecked.jsonl \
         --vars.backend llamacpp --vars.model smollm2 --vars.task constrained --vars.cache_dir cache/llm
 
-`--vars.*` set configs/annotate.cfg's [vars] (project.yml passes every one). Every answer is cached
-as it arrives: a re-run, or a run after Ctrl-C or a crash, asks only what is not answered yet;
-`--vars.backend replay` re-parses the cached answers alone.
+`--vars.*` set configs/annotate.cfg's [vars]; those not given take project.yml's defaults.
+Every answer is cached as it arrives: a re-run, or a run after Ctrl-C or a crash, asks only what
+is not answered yet; `--vars.backend replay` re-parses the cached answers alone.
 """
 
 import os
@@ -22,7 +22,7 @@ import typer
 from spacy.cli._util import parse_config_overrides
 
 from components.data.records import write_json
-from components.teacher.annotate import load_annotator, render_report, run
+from components.teacher.annotate import load_annotator, project_overrides, render_report, run
 from scripts import reported_as
 
 app = typer.Typer(add_completion=False)
@@ -43,7 +43,7 @@ def main(
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     try:
         with reported_as("annotate"):
-            nlp = load_annotator(config, parse_config_overrides(ctx.args))
+            nlp = load_annotator(config, {**project_overrides(), **parse_config_overrides(ctx.args)})
             result = run(nlp, corpus, output, limit, handchecked, handchecked_output, handchecked_limit)
     except KeyboardInterrupt:
         typer.echo("annotate: interrupted; every answer so far is cached: run again to resume", err=True)

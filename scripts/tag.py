@@ -30,7 +30,7 @@ def main(
     ),
     threads: int = typer.Option(0, help="Torch threads per actor (0: 1, or CPUs / actors with --actors)"),
     gpus_per_actor: float = typer.Option(0.0, help="GPUs each actor holds (0: tag on CPUs)"),
-    batch_size: int = typer.Option(1000, help="Descriptions per nlp.pipe batch in each actor (the model's default)"),
+    batch_size: int = typer.Option(1000, help="Descriptions per nlp.pipe batch in each actor"),
     block_rows: int = typer.Option(BLOCK_ROWS, help="Input rows per output file: the unit of resuming"),
     assay_types: str = typer.Option("", help="ChEMBL assay types to keep, e.g. 'B,F' (empty: all)"),
     max_chars: int = typer.Option(MAX_CHARS, help="Longer descriptions are reported and skipped"),

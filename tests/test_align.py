@@ -98,7 +98,7 @@ def test_same_span_under_two_labels_keeps_the_first(nlp):
 
 
 # An occurrence that stands as a word wins over one inside a longer token, and an overlap costs only
-# the occurrence that overlaps (issue 14).
+# the occurrence that overlaps.
 
 
 def at(text, word, nth=0):

@@ -9,7 +9,7 @@ import pytest
 import spacy
 import typer
 
-from components.data.corpus import load_corpus, normalise_text
+from components.data.corpus import assign_splits, load_corpus, normalise_text
 from components.data.docs import read_docbin, read_span_docs
 from components.data.records import InputError
 from scripts.convert import main as convert_main
@@ -233,3 +233,11 @@ def test_labelled_records_name_file_and_line(tmp_path, line, message):
     path.write_text('{"text": "Inhibition of PIM1", "spans": []}\n' + line + "\n")
     with pytest.raises(InputError, match=f"{path}:2: .*{message}"):
         read_span_docs(spacy.blank("en"), path)
+
+
+def test_a_zero_share_asks_for_an_empty_split_and_any_other_gets_texts():
+    texts = [f"Inhibition of kinase {i}" for i in range(20)]
+    no_test = assign_splits(texts, dev=0.1, test=0.0)
+    assert sorted(no_test.values()).count("dev") == 2 and "test" not in no_test.values()
+    with pytest.raises(InputError, match=r"\['train'\] would be empty"):
+        assign_splits(texts[:2], dev=0.5, test=0.4)

@@ -316,6 +316,8 @@ def test_model_card_holds_the_figures_definitions_and_licence(files, result):
     assert "small offline stand-in for the production teacher" in readme
     assert "stand-in for BioLinkBERT-base" in readme
     assert "licensed CC BY-SA 3.0" in readme
+    # The card says how to switch off the CPU default that changes predictions.
+    assert 'config={"components": {"int8": {"enabled": False}}}' in readme
 
 
 def test_the_report_says_how_far_the_confidences_can_be_trusted(trained_pipeline, tmp_path):

@@ -95,3 +95,19 @@ def test_grammar_is_valid_gbnf_for_hard_strings():
     assert "3H]NMS" not in candidates and "Inhibition of" not in candidates
     LlamaGrammar.from_string(answer_grammar(candidates), verbose=False)
     assert answer_grammar([]) == 'root ::= "{" "\\"targets\\": [" "]" ", " "\\"substrates\\": [" "]" "}"\n'
+
+
+def test_a_missing_model_file_is_one_line_naming_it(tmp_path, write_corpus):
+    import subprocess
+    import sys
+
+    corpus = write_corpus(tmp_path / "c.jsonl", TEXTS[:1])
+    run = subprocess.run(
+        [sys.executable, "-m", "scripts.annotate", str(corpus), str(tmp_path / "out.jsonl"),
+         "--vars.backend", "llamacpp", "--vars.task", "constrained", "--vars.model", "nowhere/teacher.gguf",
+         "--vars.cache_dir", str(tmp_path / "cache")],
+        cwd=ROOT, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert run.returncode == 1, run.stderr[-2000:]
+    assert run.stderr.strip().splitlines()[-1] == "annotate: GGUF model file not found: nowhere/teacher.gguf"
+    assert "Traceback" not in run.stderr

@@ -80,3 +80,11 @@ def test_each_knob_has_one_default_in_project_yml():
     assert defaults and set(defaults.values()) == {"null"}, defaults
     annotate = " ".join(COMMANDS["annotate"]["script"])
     assert all(f"--vars.{var} " in annotate for var in defaults), sorted(defaults)
+
+
+def test_the_package_ships_every_module_of_components_pipeline_and_nothing_else():
+    words = shlex.split(next(line for line in COMMANDS["package"]["script"] if "spacy package" in line))
+    shipped = words[words.index("--code") + 1].split(",")
+    pipeline = ROOT / "components" / "pipeline"
+    modules = sorted(str(p.relative_to(ROOT)) for p in pipeline.glob("*.py") if p.name != "__init__.py")
+    assert sorted(shipped) == modules

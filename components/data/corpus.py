@@ -111,14 +111,16 @@ def assign_splits(texts: Iterable[str], dev: float, test: float) -> dict[str, st
     """Map each normalised text to "train", "dev" or "test".
 
     Distinct texts are ordered by hash; the first share goes to test, the next to dev. The order
-    does not depend on input order, and a share above zero gets at least one text.
+    does not depend on input order, a share above zero gets at least one text and a share of zero none.
     """
     if not (0 <= dev < 1 and 0 <= test < 1 and dev + test < 1):
         raise InputError(f"dev ({dev}) and test ({test}) must be shares in [0, 1) adding up to less than 1")
     keys = sorted({normalise_text(t) for t in texts}, key=split_key)
     n_test, n_dev = (max(1, round(len(keys) * share)) if share else 0 for share in (test, dev))
     sizes = {"test": n_test, "dev": n_dev, "train": len(keys) - n_test - n_dev}
-    empty = [name for name in SPLITS if sizes[name] <= 0]
+    # A share of zero asks for an empty split; any other split must get texts.
+    wanted = {"test": test > 0, "dev": dev > 0, "train": True}
+    empty = [name for name in SPLITS if wanted[name] and sizes[name] <= 0]
     if empty:
         raise InputError(
             f"split(s) {empty} would be empty: {len(keys)} distinct text(s) with dev={dev}, test={test}"

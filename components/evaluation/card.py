@@ -109,6 +109,15 @@ def card_notes(name: str, version: str, evaluation: dict, report: dict, transfor
         f'displacy.serve(doc, style="ent", options={{"colors": {json.dumps(COLORS)}}})',
         "```",
         "",
+        "Defaults: `nlp.pipe` takes batches of 1,000 descriptions and the transformer runs them in groups "
+        "of similar length; on a CPU its linear layers are quantised to int8 at load (faster, and its "
+        "entities can differ slightly from full precision). On a GPU nothing is quantised. For the "
+        "full-precision model on a CPU:",
+        "",
+        "```python",
+        f'nlp = spacy.load("en_{name}", config={{"components": {{"int8": {{"enabled": False}}}}}})',
+        "```",
+        "",
         "### Data and licence",
         "",
         "The descriptions are ChEMBL's (EMBL-EBI), licensed CC BY-SA 3.0; the labels are the project's "

@@ -331,10 +331,10 @@ def render_markdown(result: dict) -> str:
     """The evaluation page: the comparisons side by side, then the error breakdown with examples."""
     info, speed = result["model"], result["speed"]
     lines = [
-        f"# Evaluation of {info['name']} {info['version']}",
+        f"# Evaluation of `{info['model']}`",
         "",
-        f"Model `{info['model']}`, transformer `{info['transformer']}`, "
-        f"pipeline {', '.join(info['pipeline'])}.",
+        f"Pipeline {info['name']} {info['version']} ({', '.join(info['pipeline'])}), "
+        f"transformer `{info['transformer']}`.",
         f"Speed: {speed['docs_per_second']:.1f} docs/s over the {speed['docs']} hand-checked descriptions "
         f"(batch size {speed['batch_size']}).",
         "",

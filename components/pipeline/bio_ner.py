@@ -113,7 +113,7 @@ def span_confidences(
     cannot follow O), while a likely entity token just before or after it lowers the score.
 
     All docs are run together, one (docs x tags) product per token position, rather than a
-    Python loop per doc: about 0.04 ms a description (bench/tag_results.md), 0.1 % of its cost.
+    Python loop per doc: a small share of a description (bench/RESULTS.md).
     """
     lengths = [len(p) for p in probs]
     n_tags = allowed.shape[1]

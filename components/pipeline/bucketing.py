@@ -2,14 +2,13 @@
 
 spacy-transformers pads every forward pass to its longest span. Its `transformer` component groups
 a `nlp.pipe` batch by length in spaCy tokens (`max_batch_items`), but the backbone's cost is in word
-pieces, 1.6 per spaCy token on the bundled descriptions and many more in a chemical name: there, a
-batch of 1,000 grouped by spaCy tokens still ran 2.0 padded word pieces per real one.
+pieces, and a chemical name splits into many more of them than a plain word: grouped by spaCy
+tokens, a batch still pads heavily.
 
 `assay_ner.BucketedTransformerModel.v1` is spacy-transformers' TransformerModel with one change at
 prediction time: it counts each doc's word pieces, sorts the docs by that count and runs the
 backbone on consecutive groups of at most `bucket_wordpieces` padded word pieces, then hands every
-doc its own outputs, in the order the docs came. Padding fell to 1.1 per real word piece at a batch
-of 1,000 (bench/inference_results.md).
+doc its own outputs, in the order the docs came (bench/RESULTS.md measures what it saves).
 
 What does not change: the weights and their serialisation (the same layers in the same order, so a
 pipeline trained with `spacy-transformers.TransformerModel.v3` loads under this architecture and

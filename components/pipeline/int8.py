@@ -1,6 +1,6 @@
 """int8 dynamic quantisation of the transformer's linear layers, for faster CPU inference.
 
-configs/ner.cfg turns it on, so en_assay_ner loads quantised on a CPU (bench/inference_results.md
+configs/ner.cfg turns it on, so en_assay_ner loads quantised on a CPU (bench/RESULTS.md
 has the speed-up and what it costs in F1). On a GPU it does nothing: torch's dynamic quantisation
 has CPU kernels only. To load the full-precision model:
 

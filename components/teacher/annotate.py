@@ -45,7 +45,10 @@ def load_annotator(config_path: str | Path, overrides: dict | None = None) -> La
     return util.load_model_from_config(config.interpolate(), auto_fill=True, validate=True)
 
 
-def project_overrides(project: str | Path = "project.yml", **given) -> dict:
+PROJECT = Path(__file__).resolve().parents[2] / "project.yml"
+
+
+def project_overrides(project: str | Path = PROJECT, **given) -> dict:
     """The annotate step's `--vars.*` settings as project.yml gives them (its defaults), with the
     `given` vars instead where named: what benchmarks and tests build the teacher from."""
     import shlex
@@ -63,7 +66,7 @@ def project_overrides(project: str | Path = "project.yml", **given) -> dict:
     return {f"vars.{name}": value for name, value in {**values, **given}.items()}
 
 
-def project_arguments(project: str | Path = "project.yml", **given) -> list[str]:
+def project_arguments(project: str | Path = PROJECT, **given) -> list[str]:
     """project_overrides as the command line gives them: `--vars.NAME VALUE`, JSON but for strings."""
     import json
 

@@ -5,7 +5,7 @@ names are no SUBSTRATE, ATP is one only where the text calls it the substrate, a
 TARGET; and a name is marked as written, so "beta-adrenergic receptor" keeps its "receptor". These
 cues drop what the guidelines exclude and complete receptor names cut short. They change nothing
 else and add no name, so that a strong teacher loses nothing: a perfect teacher scores the same
-with them as without them (tests/test_teacher_perfect.py, bench/teacher_results.md). The phrasings
+with them as without them (tests/test_teacher_perfect.py, bench/RESULTS.md). The phrasings
 that add names for the small offline teachers are components.teacher.phrases, which the hybrid
 task applies. Every change is noted.
 """

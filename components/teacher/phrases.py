@@ -7,7 +7,7 @@ Each rule finds one shape, cuts the name out and trims what ANNOTATION_GUIDELINE
 of a name: species and tissue, "recombinant", tags, residue ranges, mutations, domains, the source
 of a nucleic acid. A rule's answer is a Vote that carries the rule's name; the hybrid task
 (components.teacher.task) takes the votes before a small model's answer and keeps them all in the
-document's meta. Tuned on assets/tuning.jsonl only (bench/teacher_results.md).
+document's meta. Tuned on assets/tuning.jsonl only (bench/RESULTS.md).
 """
 
 from __future__ import annotations
