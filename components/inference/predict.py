@@ -125,7 +125,7 @@ def predict_file(
     input_path: str | Path,
     output_path: str | Path,
     *,
-    batch_size: int = 64,
+    batch_size: int | None = None,
     n_process: int = 1,
     progress: bool = True,
 ) -> dict:
