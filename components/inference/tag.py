@@ -68,27 +68,20 @@ ENTITY = pa.struct(
         ("confidence", pa.float32()),
     ]
 )
+# Where a description comes from: carried from the input to its output row.
+PROVENANCE = [
+    ("assay_id", pa.int64()),
+    ("chembl_id", pa.string()),
+    ("assay_type", pa.string()),
+    ("source", pa.string()),
+    ("text_sha256", pa.string()),
+]
 # What the driver sends the actors: one row per description.
-INPUT_SCHEMA = pa.schema(
-    [
-        ("block", pa.int32()),
-        ("row", pa.int32()),
-        ("assay_id", pa.int64()),
-        ("chembl_id", pa.string()),
-        ("assay_type", pa.string()),
-        ("source", pa.string()),
-        ("text_sha256", pa.string()),
-        ("text", pa.string()),
-    ]
-)
+INPUT_SCHEMA = pa.schema([("block", pa.int32()), ("row", pa.int32()), *PROVENANCE, ("text", pa.string())])
 # What each part-NNNNNN.parquet holds: one row per description, in input order.
 OUTPUT_SCHEMA = pa.schema(
     [
-        ("assay_id", pa.int64()),
-        ("chembl_id", pa.string()),
-        ("assay_type", pa.string()),
-        ("source", pa.string()),
-        ("text_sha256", pa.string()),
+        *PROVENANCE,
         *((key, pa.list_(pa.string())) for key in ANSWER_KEYS.values()),
         ("entities", pa.list_(ENTITY)),
         ("model", pa.string()),
