@@ -21,7 +21,8 @@ import typer
 from websockets.sync.client import connect
 
 CHROMIUM = Path("/usr/bin/chromium")
-FLAGS = (
+# Headless, quiet (no network of its own, no first-run dialogs), as root in a container.
+HEADLESS = (
     "--headless",
     "--no-sandbox",
     "--disable-gpu",
@@ -29,8 +30,8 @@ FLAGS = (
     "--disable-component-update",
     "--disable-sync",
     "--no-first-run",
-    "--remote-debugging-port=0",
 )
+MISSING = "needs Debian's chromium at /usr/bin/chromium (make install-dev installs it)"
 
 
 class Chromium:
@@ -38,15 +39,20 @@ class Chromium:
 
     def __init__(self, url: str, profile: Path, width: int = 1280, height: int = 900):
         # A dev requirement (make install-dev installs Debian's chromium): missing, the caller fails.
-        assert CHROMIUM.exists(), (
-            "needs Debian's chromium at /usr/bin/chromium (make install-dev installs it)"
-        )
+        assert CHROMIUM.exists(), MISSING
         profile.mkdir(parents=True, exist_ok=True)
         self.profile = profile
         self.log = profile / "chromium.log"
         with self.log.open("w") as log:
             self.process = subprocess.Popen(
-                [str(CHROMIUM), *FLAGS, f"--user-data-dir={profile}", f"--window-size={width},{height}", url],
+                [
+                    str(CHROMIUM),
+                    *HEADLESS,
+                    "--remote-debugging-port=0",  # the port it takes goes to DevToolsActivePort
+                    f"--user-data-dir={profile}",
+                    f"--window-size={width},{height}",
+                    url,
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
             )
