@@ -14,9 +14,9 @@ import spacy
 from components.data.docs import write_docbin
 from components.evaluation.display import render_comparison, sample
 from components.pipeline.labels import COLORS
+from tests.browser import CHROMIUM, HEADLESS, MISSING
 
 ROOT = Path(__file__).resolve().parent.parent
-CHROMIUM = Path("/usr/bin/chromium")
 
 # The rules get the first right; on the second they mark the whole receptor name, not just "M5 receptor".
 HANDCHECKED = [
@@ -111,17 +111,8 @@ def pages(tmp_path_factory, tiny_pipeline, gold_doc):
 
 def chromium(tmp: Path, *args: str) -> subprocess.CompletedProcess:
     # A dev requirement (make install-dev installs Debian's chromium): missing, the test fails.
-    assert CHROMIUM.exists(), "needs Debian's chromium at /usr/bin/chromium (make install-dev installs it)"
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--no-first-run",
-        f"--user-data-dir={tmp / 'profile'}",
-    ]
+    assert CHROMIUM.exists(), MISSING
+    flags = [*HEADLESS, f"--user-data-dir={tmp / 'profile'}"]
     run = subprocess.run([str(CHROMIUM), *flags, *args], capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr[-2000:]
     return run
