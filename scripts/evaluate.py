@@ -11,7 +11,8 @@ from pathlib import Path
 import typer
 
 from components.data.records import write_json, write_text
-from components.evaluation.report import evaluate, render_markdown
+from components.evaluation.calibration import reliability_svg
+from components.evaluation.report import evaluate, reliability_plots, render_markdown
 from components.inference.load import load_pipeline, use_device
 from scripts import reported_as
 
@@ -48,6 +49,9 @@ def main(
         result = evaluate(nlp, model, test, handchecked, teacher, extras, batch_size, guidelines)
     write_json(output_dir / "evaluation.json", result)
     write_text(output_dir / "evaluation.md", render_markdown(result))
+    if "calibration" in result:
+        for title, file, reliability in reliability_plots(result["calibration"]):
+            write_text(output_dir / file, reliability_svg(reliability, f"Entity confidence ({title})"))
     for s in (result[key] for key in result["comparisons"]):
         typer.echo(
             f"{s['title']}: P {s['ents_p']:.4f} R {s['ents_r']:.4f} F1 {s['ents_f']:.4f}; string F1 "

@@ -44,6 +44,7 @@ print(json.dumps({{
     "pipe_names": nlp.pipe_names,
     "code": {{name: type(nlp.get_pipe(name)).__module__ for name in ("bio_ner", "int8")}},
     "transformer": nlp.get_pipe("transformer").model._func.__module__,
+    "temperature": nlp.get_pipe("bio_ner").temperature,
     "ents": [[(e.start_char, e.end_char, e.label_, e._.confidence) for e in doc.ents] for doc in docs],
     "answers": [[[s.text for s in doc._.targets], [s.text for s in doc._.substrates]] for doc in docs],
 }}))
@@ -115,8 +116,11 @@ def test_the_installed_package_is_what_was_trained_and_runs_its_own_code(project
     assert got["pipe_names"] == ["transformer", "bio_ner", "assay_answer", "int8"]
     assert got["code"] == {"bio_ner": "en_assay_ner.bio_ner", "int8": "en_assay_ner.int8"}
     assert got["transformer"] == "en_assay_ner.bucketing"  # the length-bucketed forward pass
+    # The calibrated pipeline is what ships: its temperature is the one the calibrate step fitted.
+    calibration = json.loads((work / "metrics" / "calibration.json").read_text())
+    assert calibration["docs"] > 0 and got["temperature"] == calibration["temperature"]
     # The same entities, confidences and answers as the trained pipeline in the project.
-    trained = load_pipeline(work / "training" / "model-best")
+    trained = load_pipeline(work / "training" / "model-calibrated")
     docs = list(trained.pipe(KNOWN))
     assert any(doc.ents for doc in docs)
     for doc, ents, (targets, substrates) in zip(docs, got["ents"], got["answers"], strict=True):
@@ -128,7 +132,7 @@ def test_the_installed_package_is_what_was_trained_and_runs_its_own_code(project
 
 def test_the_package_evaluation_scores_the_wheels_code(project):
     work, python, env, site, _ = project
-    # spaCy's scorer on the installed package gives the F1 that our evaluation gave model-best.
+    # spaCy's scorer on the installed package gives the F1 that our evaluation gave the calibrated pipeline.
     package = json.loads((work / "metrics" / "package.json").read_text())
     evaluation = json.loads((work / "metrics" / "evaluation.json").read_text())
     assert package["ents_f"] > 0
@@ -162,5 +166,6 @@ def test_a_second_run_skips_every_step(project):
     work, python, env, _, _ = project
     second = run_all(work, python, env)
     assert second.returncode == 0, (second.stdout + second.stderr)[-4000:]
-    for step in ("assets", "annotate", "convert", "train", "baseline", "evaluate", "package", "visualize"):
+    for step in ("assets", "annotate", "convert", "train", "calibrate", "baseline", "evaluate", "package",
+                 "visualize"):  # fmt: skip
         assert f"Skipping '{step}': nothing changed" in second.stdout, second.stdout[-4000:]

@@ -2,10 +2,11 @@
 (gold, predicted) doc pairs, and what a confidence threshold buys.
 
     judged = judge_entities(pairs)              # (gold, predicted) Docs over the same texts
-    reliability = reliability_table(judged)     # precision per confidence band, ECE, Brier score
+    reliability = reliability_table(judged)     # precision per confidence band, ECE, Brier, AUROC
     trade_off = threshold_table(judged)         # P / R / F1 of the entities kept at each threshold
     svg = reliability_svg(reliability)          # a self-contained <svg> for an HTML page
     lines = calibration_markdown(reliability, trade_off)  # both tables for a Markdown report
+    outcomes = tag_outcomes(nlp, pairs)         # the same entities under another temperature
 
 A predicted entity is right when the gold doc has an entity with the same start, end and label
 (the entity-level rule of components.evaluation.metrics). Confidences are read as
@@ -17,10 +18,15 @@ that has built no such pipeline) are counted as unscored and left out. Every res
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+import numpy
+from spacy.language import Language
 from spacy.tokens import Doc, Span
+
+from components.pipeline.bio_ner import allowed_transitions, span_confidences, tagged_spans, temper
 
 THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 
@@ -60,6 +66,43 @@ def judge_entities(pairs: Iterable[tuple[Doc, Doc]]) -> Judged:
     return Judged(entities, gold_total, unscored, unscored_right)
 
 
+@dataclass(frozen=True)
+class TagOutcomes:
+    """What a confidence is made of, kept so that it can be recomputed under another temperature:
+    each doc's tag probabilities, its predicted entities (start, end, B tag id, I tag id) and
+    whether each is right."""
+
+    probs: list[numpy.ndarray]
+    entities: list[list[tuple[int, int, int, int]]]
+    right: list[list[bool]]
+    gold: int
+    allowed: numpy.ndarray
+
+    def judged(self, temperature: float) -> Judged:
+        tempered = [temper(p, temperature) for p in self.probs]
+        confidences = span_confidences(tempered, self.entities, self.allowed)
+        entities = [
+            (confidence, right)
+            for doc_confidences, doc_right in zip(confidences, self.right, strict=True)
+            for confidence, right in zip(doc_confidences, doc_right, strict=True)
+        ]
+        return Judged(entities, self.gold, unscored=0, unscored_right=0)
+
+
+def tag_outcomes(nlp: Language, pairs: Sequence[tuple[Doc, Doc]]) -> TagOutcomes:
+    """The outcomes of (gold, predicted) pairs whose predictions `nlp` (a pipeline with bio_ner)
+    made; the predicted docs still hold the transformer's output, so only the small head runs again."""
+    ner = nlp.get_pipe("bio_ner")
+    entities, right, gold_total = [], [], 0
+    for gold, predicted in pairs:
+        truth = {(e.start_char, e.end_char, e.label_) for e in gold.ents}
+        gold_total += len(truth)
+        entities.append(tagged_spans(predicted.ents, ner.tags))
+        right.append([(e.start_char, e.end_char, e.label_) in truth for e in predicted.ents])
+    probs = ner.predict([predicted for _, predicted in pairs])
+    return TagOutcomes(probs, entities, right, gold_total, allowed_transitions(ner.tags))
+
+
 def _require_scores(judged: Judged) -> None:
     if not judged.entities:
         raise ValueError(
@@ -72,11 +115,12 @@ def reliability_table(judged: Judged, bands: int = 10) -> dict:
     """Precision of the scored entities in `bands` equal confidence bands over [0, 1].
 
     Returns {"bands": [{"low", "high", "n", "right", "precision", "confidence"}], "n", "unscored",
-    "ece", "brier"}: per band its edges (the last band includes 1.0), entity count, right count,
-    precision and mean confidence (both None for an empty band); over all scored entities the
-    expected calibration error (the n-weighted mean of |precision - mean confidence| per band) and
-    the Brier score (the mean of (confidence - right)^2). A calibrated confidence has precision
-    close to the mean confidence in every band.
+    "ece", "brier", "log_loss", "auroc"}: per band its edges (the last band includes 1.0), entity
+    count, right count, precision and mean confidence (both None for an empty band); over all scored
+    entities the expected calibration error (the n-weighted mean of |precision - mean confidence| per
+    band), the Brier score (the mean of (confidence - right)^2), the log loss and how well the
+    confidences rank right entities above wrong ones (`auroc`). A calibrated confidence has
+    precision close to the mean confidence in every band.
     """
     _require_scores(judged)
     if bands < 1:
@@ -105,7 +149,44 @@ def reliability_table(judged: Judged, bands: int = 10) -> dict:
             }
         )
     brier = sum((c - r) ** 2 for c, r in judged.entities) / n
-    return {"bands": rows, "n": n, "unscored": judged.unscored, "ece": ece, "brier": brier}
+    return {
+        "bands": rows,
+        "n": n,
+        "unscored": judged.unscored,
+        "ece": ece,
+        "brier": brier,
+        "log_loss": log_loss(judged.entities),
+        "auroc": auroc(judged.entities),
+    }
+
+
+def log_loss(entities: Sequence[tuple[float, bool]], floor: float = 1e-6) -> float:
+    """Mean negative log-likelihood of right/wrong under the confidences (clipped to [floor, 1 - floor])."""
+    total = 0.0
+    for confidence, right in entities:
+        confidence = min(max(confidence, floor), 1 - floor)
+        total -= math.log(confidence if right else 1 - confidence)
+    return total / len(entities)
+
+
+def auroc(entities: Sequence[tuple[float, bool]]) -> float | None:
+    """The chance that a right entity has a higher confidence than a wrong one (ties count half);
+    None when all are right or all are wrong."""
+    ranked = sorted(entities, key=lambda entity: entity[0])
+    n_right = sum(right for _, right in ranked)
+    n_wrong = len(ranked) - n_right
+    if not n_right or not n_wrong:
+        return None
+    # Mann-Whitney: sum of the right entities' ranks, ties given their mean rank.
+    rank_sum, i = 0.0, 0
+    while i < len(ranked):
+        j = i
+        while j < len(ranked) and ranked[j][0] == ranked[i][0]:
+            j += 1
+        mean_rank = (i + j + 1) / 2
+        rank_sum += mean_rank * sum(right for _, right in ranked[i:j])
+        i = j
+    return (rank_sum - n_right * (n_right + 1) / 2) / (n_right * n_wrong)
 
 
 def threshold_table(judged: Judged, thresholds: Sequence[float] = THRESHOLDS) -> list[dict]:
@@ -138,13 +219,8 @@ def _number(value: float | None, digits: int = 2) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def calibration_markdown(reliability: dict, trade_off: list[dict]) -> list[str]:
-    """The reliability table and the threshold trade-off as Markdown lines."""
+def _band_table(reliability: dict) -> list[str]:
     lines = [
-        f"Entity confidence: expected calibration error {reliability['ece']:.3f}, Brier score "
-        f"{reliability['brier']:.3f} over {reliability['n']} predicted entities"
-        + (f" ({reliability['unscored']} without a confidence)." if reliability["unscored"] else "."),
-        "",
         "| confidence | entities | right | precision | mean confidence |",
         "| --- | --- | --- | --- | --- |",
     ]
@@ -154,7 +230,39 @@ def calibration_markdown(reliability: dict, trade_off: list[dict]) -> list[str]:
             f"| [{band['low']:.1f}, {band['high']:.1f}{closing} | {band['n']} | {band['right']} "
             f"| {_number(band['precision'])} | {_number(band['confidence'])} |"
         )
+    return lines
+
+
+def calibration_markdown(
+    reliability: dict,
+    trade_off: list[dict],
+    uncalibrated: dict | None = None,
+    temperature: float | None = None,
+) -> list[str]:
+    """The reliability table and the threshold trade-off as Markdown lines; with `uncalibrated`
+    (the same entities' confidences before the temperature), a before/after comparison first."""
+    lines = []
+    if uncalibrated is not None:
+        lines += [
+            f"Calibrated after training: the tag log-probabilities are divided by a temperature of "
+            f"{temperature:.3f}, fitted on descriptions the model did not learn from. Same entities, "
+            "before and after:",
+            "",
+            "| confidences | ECE | Brier | log loss | AUROC (right vs wrong) |",
+            "| --- | --- | --- | --- | --- |",
+        ]
+        for name, table in (("as trained", uncalibrated), ("calibrated", reliability)):
+            lines.append(
+                f"| {name} | {table['ece']:.3f} | {table['brier']:.3f} | {table['log_loss']:.3f} "
+                f"| {_number(table['auroc'], 3)} |"
+            )
+        lines += ["", "Before (as trained):", "", *_band_table(uncalibrated), "", "After (calibrated):", ""]
     lines += [
+        f"Entity confidence: expected calibration error {reliability['ece']:.3f}, Brier score "
+        f"{reliability['brier']:.3f} over {reliability['n']} predicted entities"
+        + (f" ({reliability['unscored']} without a confidence)." if reliability["unscored"] else "."),
+        "",
+        *_band_table(reliability),
         "",
         "| keep confidence >= | entities kept | share | P | R | F1 |",
         "| --- | --- | --- | --- | --- | --- |",

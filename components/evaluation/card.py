@@ -62,6 +62,25 @@ def limits(report: dict, transformer: str) -> list[str]:
     return [note if note.endswith(".") else note + "." for note in notes]
 
 
+def confidence_notes(checked: dict | None) -> list[str]:
+    """What a confidence means on the hand-checked set, and the calibration that made it so."""
+    if not checked:
+        return []
+    after = checked["reliability"]
+    lines = [
+        "",
+        f"Confidences (`ent._.confidence`) on the hand-checked set: expected calibration error "
+        f"{after['ece']:.3f}, Brier score {after['brier']:.3f} over {after['n']} entities.",
+    ]
+    if "uncalibrated" in checked:
+        lines[-1] += (
+            f" They were calibrated after training (temperature {checked['temperature']:.3f}, fitted on "
+            "descriptions the model did not learn from; the entities do not change): as trained, the "
+            f"error was {checked['uncalibrated']['ece']:.3f}."
+        )
+    return lines
+
+
 def card_notes(name: str, version: str, evaluation: dict, report: dict, transformer: str, data: str) -> str:
     """The Markdown body of the card: spaCy puts it under its own table of name, version and sources."""
     checked = evaluation["student_vs_truth"]["docs"]
@@ -86,6 +105,7 @@ def card_notes(name: str, version: str, evaluation: dict, report: dict, transfor
         "",
         f"Speed: {evaluation['speed']['docs_per_second']:.1f} descriptions/s with the default settings "
         "(evaluation machine, hand-checked set).",
+        *confidence_notes(evaluation.get("calibration")),
         "",
         "### Training",
         "",
@@ -110,9 +130,10 @@ def card_notes(name: str, version: str, evaluation: dict, report: dict, transfor
         "```",
         "",
         "Defaults: `nlp.pipe` takes batches of 1,000 descriptions and the transformer runs them in groups "
-        "of similar length; on a CPU its linear layers are quantised to int8 at load (faster, and its "
-        "entities can differ slightly from full precision). On a GPU nothing is quantised. For the "
-        "full-precision model on a CPU:",
+        "of one padded length; on a CPU its linear layers are quantised to int8 at load, each word "
+        "piece's activations on their own scale. A description gets the same entities and confidences "
+        "alone, in any batch and in any order; they can differ slightly from full precision. On a GPU "
+        "nothing is quantised. For the full-precision model on a CPU:",
         "",
         "```python",
         f'nlp = spacy.load("en_{name}", config={{"components": {{"int8": {{"enabled": False}}}}}})',

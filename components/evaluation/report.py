@@ -18,7 +18,12 @@ from spacy.tokens import Doc
 
 from components.data.docs import read_docbin, record_to_doc
 from components.data.records import InputError, read_jsonl
-from components.evaluation.calibration import calibration, calibration_markdown
+from components.evaluation.calibration import (
+    calibration,
+    calibration_markdown,
+    reliability_table,
+    tag_outcomes,
+)
 from components.evaluation.guidelines import read_examples
 from components.evaluation.metrics import ALL_LABELS, score_entities
 from components.pipeline.labels import ANSWER_KEYS, LABELS, answer_strings
@@ -242,7 +247,7 @@ def evaluate(
         **{c.key: compare(c) for c in comparisons},
         **({"guideline_examples": answer_examples(nlp, guidelines_path)} if guidelines_path else {}),
         # How far the student's entity confidences can be trusted, on the hand-checked set.
-        **({"calibration": checked} if (checked := calibration(truth_pairs)) else {}),
+        **({"calibration": checked} if (checked := confidence_report(nlp, truth_pairs)) else {}),
         "speed": {
             "docs": len(handchecked),
             "seconds": seconds,
@@ -250,6 +255,19 @@ def evaluate(
             "batch_size": batch_size or nlp.batch_size,
         },
     }
+
+
+def confidence_report(nlp: Language, pairs: list[tuple[Doc, Doc]]) -> dict | None:
+    """calibration() of the predictions; for a calibrated bio_ner also its temperature and the
+    reliability of the same entities' confidences as trained ("uncalibrated")."""
+    checked = calibration(pairs)
+    if checked is None or "bio_ner" not in nlp.pipe_names:
+        return checked
+    temperature = nlp.get_pipe("bio_ner").temperature
+    if temperature != 1.0:
+        checked["temperature"] = temperature
+        checked["uncalibrated"] = reliability_table(tag_outcomes(nlp, pairs).judged(1.0))
+    return checked
 
 
 def _prf(scores: dict) -> str:
@@ -321,9 +339,27 @@ def calibration_section(checked: dict) -> list[str]:
         "## Entity confidences",
         "",
         "Each entity's `ent._.confidence` against whether it is right on the hand-checked set: precision "
-        "per confidence band, and what keeping only the entities above a threshold gives.",
+        "per confidence band, and what keeping only the entities above a threshold gives. Reliability "
+        "diagrams: "
+        + ", ".join(f"[{title}]({file})" for title, file, _ in reliability_plots(checked))
+        + ".",
         "",
-        *calibration_markdown(checked["reliability"], checked["thresholds"]),
+        *calibration_markdown(
+            checked["reliability"],
+            checked["thresholds"],
+            checked.get("uncalibrated"),
+            checked.get("temperature"),
+        ),
+    ]
+
+
+def reliability_plots(checked: dict) -> list[tuple[str, str, dict]]:
+    """The reliability diagrams evaluate writes beside the page: (title, file name, reliability)."""
+    if "uncalibrated" not in checked:
+        return [("confidences", "reliability.svg", checked["reliability"])]
+    return [
+        ("calibrated", "reliability.svg", checked["reliability"]),
+        ("as trained", "reliability_uncalibrated.svg", checked["uncalibrated"]),
     ]
 
 
