@@ -30,6 +30,13 @@ def main(
             exists=True, dir_okay=False, help="Hand-labelled span records for the training split; repeatable"
         ),
     ] = None,
+    model_votes: Annotated[
+        str,
+        typer.Option(
+            help="keep: train on the teacher's labels as they are; missing: where the teacher asked its "
+            "model, train only on the rules' entities and leave the rest unlabelled"
+        ),
+    ] = "keep",
     lang: Annotated[str, typer.Option(help="Language whose tokenizer makes the docs")] = "en",
     summary: Annotated[
         Path | None, typer.Option(dir_okay=False, help="Default: OUTPUT_DIR/summary.json")
@@ -37,7 +44,9 @@ def main(
 ):
     with reported_as("convert"):
         nlp = spacy.blank(lang)
-        splits, counts = build_splits(nlp, annotated, handchecked, dev, test, keep_flagged, gold or [])
+        splits, counts = build_splits(
+            nlp, annotated, handchecked, dev, test, keep_flagged, gold or [], model_votes
+        )
     # Everything is checked before the first file is written.
     for name, docs in splits.items():
         write_docbin(output_dir / f"{name}.spacy", docs)
