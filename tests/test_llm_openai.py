@@ -86,6 +86,15 @@ def test_keeps_requests_in_flight_up_to_the_limit(run):
     assert [[e.text for e in doc.ents] for doc in docs] == [[f"KINASE{i}"] for i in range(24)]
 
 
+def test_extra_body_fields_go_with_every_request(run):
+    with ChatCompletionsDouble(answer=first_word_answer) as server:
+        run(server, TEXTS[:2], extra_body={"repeat_penalty": 1.0, "top_k": 1})
+    for body in server.requests:
+        assert {k: body[k] for k in ("model", "temperature", "repeat_penalty", "top_k")} == {
+            "model": "test-model", "temperature": 0.0, "repeat_penalty": 1.0, "top_k": 1,
+        }
+
+
 def test_honours_retry_after_on_429(run, caplog):
     faults = [(429, {"Retry-After": "1"}, '{"error": "slow down"}')]
     with ChatCompletionsDouble(answer=first_word_answer, faults=faults) as server:
@@ -127,8 +136,8 @@ def test_a_request_out_of_retries_costs_only_its_description(tmp_path, openai_nl
     assert meta["flags"] == ["unanswered"] and meta["raw_answer"] is None
     teacher = nlp.get_pipe("llm")._model
     assert list(teacher.unanswered) == [stubborn]
-    assert teacher.unanswered[stubborn].startswith("failed 3 times; last: malformed response body")
-    assert "giving up on one description: failed 3 times" in caplog.text
+    assert teacher.unanswered[stubborn].startswith("failed 3 tries; last: malformed response body")
+    assert "giving up on one description: failed 3 tries" in caplog.text
     # Only answers are cached: a rerun asks the stubborn description alone.
     assert [line["text"] for line in cache_lines(tmp_path / "cache")] == [t for t in TEXTS if t != stubborn]
 
@@ -265,7 +274,7 @@ def test_resume_asks_only_what_was_not_answered(tmp_path, run, openai_nlp):
     texts = [f"Inhibition of human KINASE{i} using peptide {i} as substrate" for i in range(12)]
     # After 4 answers the server fails every request: after 8 in a row the run stops.
     with ChatCompletionsDouble(answer=first_word_answer, fail_after=4) as dying:
-        last = "failed 2 times; last: HTTP 500"
+        last = "failed 2 tries; last: HTTP 500"
         with pytest.raises(TeacherError, match=f"failed 8 requests in a row; last: {last}"):
             run(dying, texts, max_in_flight=1, max_retries=1)
     assert len(dying.requests) == 4 + 8 * 2
@@ -355,12 +364,12 @@ def test_script_lists_the_unanswered_fails_in_one_line_and_a_rerun_asks_only_tho
         assert failed.returncode == 1 and "Traceback" not in failed.stderr
         assert failed.stderr.splitlines()[-1] == (
             f"annotate: 1 description(s) got no answer from openai:m (listed under 'unanswered' in "
-            f"{report}, with the last error of each; the first: failed 2 times; last: HTTP 503); every "
+            f"{report}, with the last error of each; the first: failed 2 tries; last: HTTP 503); every "
             "other answer is written and cached: run again to ask only those, or allow some to go "
             "unanswered (llm_allow_unanswered; now 0)"
         )
         assert records() == ["T-0", "T-1", "T-3"]
-        error = "failed 2 times; last: HTTP 503"
+        error = "failed 2 tries; last: HTTP 503"
         unanswered = [{"source": str(corpus), "assay_chembl_id": "T-2", "error": error}]
         assert json.loads(report.read_text())["unanswered"] == unanswered
         allowed = annotate_script(server, "--allow-unanswered", "1")

@@ -256,11 +256,12 @@ class OpenAICompatTeacher(Teacher):
                         return answer
             wait = self.retry.wait_s(attempt, retry_after)
             if wait is None:
+                tries = f"{attempt + 1} tr{'ies' if attempt else 'y'}"
                 if cannot_connect:  # still down after every retry: no other request will do better
                     raise TeacherError(
-                        f"cannot reach the LLM endpoint {self.url} any more ({attempt + 1} tries): {problem}"
+                        f"cannot reach the LLM endpoint {self.url} any more ({tries}): {problem}"
                     )
-                return NoAnswer(f"failed {attempt + 1} times; last: {problem}")
+                return NoAnswer(f"failed {tries}; last: {problem}")
             logger.warning("%s: %s; retrying in %.1f s", self.url, problem, wait)
             await asyncio.sleep(wait)
             attempt += 1
