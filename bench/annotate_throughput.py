@@ -70,18 +70,21 @@ def valid_answer(body: dict) -> str:
     return json.dumps({"targets": [last_user_text(body).split()[0]], "substrates": []})
 
 
-def _serve(latency: float, conn) -> None:
-    server = ChatCompletionsDouble(answer=valid_answer, latency_s=latency, full_bodies=False)
+def _serve(latency: float, conn, fault_for) -> None:
+    server = ChatCompletionsDouble(
+        answer=valid_answer, latency_s=latency, full_bodies=False, fault_for=fault_for
+    )
     server.serve_forever(on_ready=conn.send)
 
 
 @contextmanager
-def double_in_child(latency: float) -> Iterator[tuple[str, dict]]:
-    """The double in its own process. Yields its base URL and a dict that receives its counters
-    (requests, most in flight at once, connections, CPU seconds) when the block ends."""
+def double_in_child(latency: float, fault_for=None) -> Iterator[tuple[str, dict]]:
+    """The double in its own process (failing requests as `fault_for` says, if given). Yields its
+    base URL and a dict that receives its counters (requests, most in flight at once, connections,
+    faults served, CPU seconds) when the block ends."""
     ctx = multiprocessing.get_context("fork")
     parent, child = ctx.Pipe()
-    process = ctx.Process(target=_serve, args=(latency, child), daemon=True)
+    process = ctx.Process(target=_serve, args=(latency, child, fault_for), daemon=True)
     process.start()
     base_url, stats = parent.recv(), {}
     try:
@@ -218,10 +221,10 @@ def render(rows: list[dict], latency: float, command: str, where: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str, path: Path = RESULTS) -> None:
-    """Replace this benchmark's section of `path` (or append it), leaving the others alone."""
+def write_section(text: str, path: Path = RESULTS, section: str = SECTION) -> None:
+    """Replace the benchmark's `section` of `path` (or append it), leaving the others alone."""
     old = path.read_text(encoding="utf8") if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
+    pattern = re.compile(rf"^{re.escape(section)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
     new = pattern.sub(lambda _: text + "\n", old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
     path.write_text(new, encoding="utf8")
 

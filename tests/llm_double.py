@@ -19,6 +19,7 @@ import json
 import ssl
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from http import HTTPStatus
 
@@ -72,7 +73,8 @@ class ChatCompletionsDouble:
     word, as servers close idle keep-alive connections. `tls` serves https. `gate=N` holds every
     answer until N requests are in flight at once. Requests are recorded in arrival order:
     `requests` (bodies), `arrivals` (monotonic times), `targets` (request targets as sent: a
-    proxied request names the whole URL), `connections` (how many were opened).
+    proxied request names the whole URL), `connections` (how many were opened); `faults_served`
+    counts the faults by their first element (the status, "slow" or "drop").
     """
 
     def __init__(
@@ -102,6 +104,7 @@ class ChatCompletionsDouble:
         self.arrivals: list[float] = []
         self.targets: list[str] = []
         self.connections = 0
+        self.faults_served: Counter = Counter()
         self.answered = 0
         self.last_answer: float | None = None  # time.monotonic() when the last answer went out
         self.in_flight = 0
@@ -168,6 +171,7 @@ class ChatCompletionsDouble:
             "requests": len(self.requests),
             "max_in_flight": self.max_in_flight,
             "connections": self.connections,
+            "faults": {str(kind): n for kind, n in self.faults_served.items()},
             "cpu_s": time.process_time(),
             # time.monotonic() is one clock for every process on the machine.
             "first_arrival": self.arrivals[0] if self.arrivals else None,
@@ -245,6 +249,8 @@ class ChatCompletionsDouble:
         if self.api_key and headers.get("authorization") != f"Bearer {self.api_key}":
             return 401, {}, '{"error": {"message": "invalid api key"}}'
         fault = self._next_fault(body)
+        if fault:
+            self.faults_served[fault[0]] += 1
         if fault and fault[0] == "drop":
             return None
         if fault and fault[0] == "slow":
