@@ -30,7 +30,7 @@ from pathlib import Path
 import typer
 
 from bench.annotate_throughput import RESULTS, double_in_child, write_section
-from bench.common import machine
+from bench.common import machine, section_head
 from components.data.corpus import load_corpus
 from components.data.records import read_jsonl, write_jsonl
 from components.teacher.annotate import project_arguments
@@ -187,11 +187,7 @@ def render(rows, serveds, n_docs, stubborn, latency, timeout, command, where) ->
     retries = 6  # configs/annotate.cfg's max_retries: each stubborn description is tried 7 times
     shares = [fault_shares(served, stubborn * (retries + 1)) for served in serveds]
     lines = [
-        SECTION,
-        "",
-        f"Command: `{command}`  ",
-        f"Machine: {where['cpu']}, {where['cores']} cores, load average {where['load_avg']} at the start "
-        f"(1/5/15 min; shared with other engineers' jobs), Python {where['python']}; {where['date']}.  ",
+        *section_head(SECTION, command, where),
         f"{n_docs} real ChEMBL descriptions (the bundled sample's first), each run `python -m "
         "scripts.annotate` as the annotate step runs it with the OpenAI-compatible teacher (compact "
         f"task: every description is asked; 32 requests in flight, timeout_s {timeout:g}, the "

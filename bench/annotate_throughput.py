@@ -37,7 +37,7 @@ from pathlib import Path
 import httpx
 import typer
 
-from bench.common import TEXT_SOURCES, machine
+from bench.common import TEXT_SOURCES, machine, section_head
 from components.data.records import read_jsonl
 from components.teacher.annotate import annotate, load_annotator, project_overrides, teacher_of
 from tests.llm_double import ChatCompletionsDouble, last_user_text
@@ -187,11 +187,7 @@ def stock(texts: list[str], latency: float) -> dict:
 
 def render(rows: list[dict], latency: float, command: str, where: dict) -> str:
     lines = [
-        SECTION,
-        "",
-        f"Command: `{command}`  ",
-        f"Machine: {where['cpu']}, {where['cores']} cores, load average {where['load_avg']} at the start "
-        f"(1/5/15 min; shared with other engineers' jobs), Python {where['python']}; {where['date']}.  ",
+        *section_head(SECTION, command, where),
         f"A chat-completions double (tests/llm_double.py: asyncio, own process) on 127.0.0.1 answers each "
         f"request after {latency * 1000:.0f} ms; ideal = in flight / latency. Distinct descriptions, cold "
         "answer cache (every document is asked). Our path is the annotate step's: prompting, cache "

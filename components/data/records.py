@@ -62,7 +62,8 @@ def not_utf8(text: str) -> str | None:
     return f"byte 0x{ord(found.group()) - 0xDC00:02x} at character {found.start() + 1}"
 
 
-def _jsonl_rows(path: Path, report: Callable[[str], None]) -> Iterator[tuple[str, dict]]:
+def _lines(path: Path, report: Callable[[str], None]) -> Iterator[tuple[str, str]]:
+    """("file:line", line) for each line that is not blank; one that is not UTF-8 goes to `report`."""
     with _open_text(path) as f:
         for line_no, line in enumerate(f, start=1):
             if not line.strip():
@@ -71,15 +72,20 @@ def _jsonl_rows(path: Path, report: Callable[[str], None]) -> Iterator[tuple[str
             if bad := not_utf8(line):
                 report(f"{where}: not UTF-8 text ({bad} of the line)")
                 continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as e:
-                report(f"{where}: malformed JSON ({e.msg})")
-                continue
-            if not isinstance(obj, dict):
-                report(f"{where}: expected a JSON object, got {type(obj).__name__}")
-                continue
-            yield where, obj
+            yield where, line
+
+
+def _jsonl_rows(path: Path, report: Callable[[str], None]) -> Iterator[tuple[str, dict]]:
+    for where, line in _lines(path, report):
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as e:
+            report(f"{where}: malformed JSON ({e.msg})")
+            continue
+        if not isinstance(obj, dict):
+            report(f"{where}: expected a JSON object, got {type(obj).__name__}")
+            continue
+        yield where, obj
 
 
 def _table_rows(path: Path, delimiter: str, report: Callable[[str], None]) -> Iterator[tuple[str, dict]]:
@@ -130,15 +136,8 @@ def _parquet_row(batch, i: int, where: str, report: Callable[[str], None]) -> di
 
 
 def _text_rows(path: Path, report: Callable[[str], None]) -> Iterator[tuple[str, dict]]:
-    with _open_text(path) as f:
-        for line_no, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{line_no}"
-            if bad := not_utf8(line):
-                report(f"{where}: not UTF-8 text ({bad} of the line)")
-                continue
-            yield where, {"text": line.rstrip("\r\n")}
+    for where, line in _lines(path, report):
+        yield where, {"text": line.rstrip("\r\n")}
 
 
 def read_rows(path: str | Path, report: Callable[[str], None] | None = None) -> Iterator[tuple[str, dict]]:
