@@ -89,10 +89,8 @@ def test_keeps_requests_in_flight_up_to_the_limit(run):
 def test_extra_body_fields_go_with_every_request(run):
     with ChatCompletionsDouble(answer=first_word_answer) as server:
         run(server, TEXTS[:2], extra_body={"repeat_penalty": 1.0, "top_k": 1})
-    for body in server.requests:
-        assert {k: body[k] for k in ("model", "temperature", "repeat_penalty", "top_k")} == {
-            "model": "test-model", "temperature": 0.0, "repeat_penalty": 1.0, "top_k": 1,
-        }
+    expected = {"model": "test-model", "temperature": 0.0, "repeat_penalty": 1.0, "top_k": 1}
+    assert [{k: body[k] for k in expected} for body in server.requests] == [expected] * 2
 
 
 def test_honours_retry_after_on_429(run, caplog):
@@ -142,8 +140,8 @@ def test_a_request_out_of_retries_costs_only_its_description(tmp_path, openai_nl
     assert [line["text"] for line in cache_lines(tmp_path / "cache")] == [t for t in TEXTS if t != stubborn]
 
 
-def test_a_request_refused_as_bad_by_a_working_endpoint_costs_only_its_description(tmp_path, openai_nlp):
-    faults = [None, (400, {}, '{"error": "context too long"}')]  # the first request is answered
+def test_a_request_refused_as_bad_is_not_retried_and_costs_only_its_description(tmp_path, openai_nlp, caplog):
+    faults = [None, (400, {}, '{"error": "context too long"}')]  # the second request is refused
     with ChatCompletionsDouble(answer=first_word_answer, faults=faults) as server:
         nlp = openai_nlp(server, tmp_path / "cache", max_in_flight=1)
         docs = list(nlp.pipe(nlp.make_doc(t) for t in TEXTS))
@@ -151,6 +149,14 @@ def test_a_request_refused_as_bad_by_a_working_endpoint_costs_only_its_descripti
     assert [doc.user_data["meta"]["flags"] for doc in docs] == [[], ["unanswered"], [], []]
     teacher = nlp.get_pipe("llm")._model
     assert teacher.unanswered == {TEXTS[1]: 'HTTP 400: {"error": "context too long"}'}
+    assert f"{server.base_url}/chat/completions: giving up on one description: HTTP 400" in caplog.text
+
+
+def test_an_unknown_url_or_model_stops_the_run_at_once(run):
+    with ChatCompletionsDouble(faults=[(404, {}, '{"error": "model not found"}')]) as server:
+        with pytest.raises(TeacherError, match=r"127\.0\.0\.1.*answered HTTP 404: .*model not found"):
+            run(server, TEXTS[:1])
+    assert len(server.requests) == 1
 
 
 def test_an_endpoint_gone_for_good_stops_the_run(tmp_path, openai_nlp):
@@ -164,13 +170,6 @@ def test_an_endpoint_gone_for_good_stops_the_run(tmp_path, openai_nlp):
         with pytest.raises(TeacherError, match=r"cannot reach the LLM endpoint .* any more \(3 tries\)"):
             list(nlp.pipe(nlp.make_doc(t) for t in TEXTS))
     assert len(cache_lines(tmp_path / "cache")) == 2
-
-
-def test_client_error_is_not_retried_and_names_the_url(run):
-    with ChatCompletionsDouble(faults=[(400, {}, '{"error": "context too long"}')]) as server:
-        with pytest.raises(TeacherError, match=r"127\.0\.0\.1.*answered HTTP 400: .*context too long"):
-            run(server, TEXTS[:1])
-    assert len(server.requests) == 1
 
 
 # The model calls JNK2's substrate a target and misses the radioligand.

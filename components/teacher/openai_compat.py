@@ -9,11 +9,12 @@ decides (exponential backoff with full jitter, honouring Retry-After), and stops
 naming the URL when the endpoint cannot be reached or refuses the key. The key is read from the
 environment variable named in the config and is never logged or cached.
 
-A request that fails every retry, or that a working endpoint refuses as bad (HTTP 400, 413, 422),
-costs only its own description (components.teacher.base.NoAnswer): the others go on. What means
-the endpoint as a whole is failing stops the run at once: it cannot be reached (at the start, or
-once more after every retry), it refuses the key (401, 403), the URL or model is unknown (404), it
-refuses the very first requests as bad, or `max(max_in_flight, 8)` requests in a row failed.
+A request that fails every retry, or that the endpoint refuses as bad (HTTP 400, 413, 422: not
+retried), costs only its own description (components.teacher.base.NoAnswer): the others go on.
+What means the endpoint as a whole is failing stops the run at once: it cannot be reached (at the
+start, or once more after every retry), it refuses the key (401, 403), the URL or model is unknown
+(404), or `max(max_in_flight, 8)` requests in a row got no answer (a setting every request is
+refused for, a server that fails them all).
 
 Per description the client does little: prompts are drawn (and rendered by the task) as request
 slots free up, the shared few-shot messages are encoded once (components.teacher.cache.PromptEncoder)
@@ -104,9 +105,6 @@ class OpenAICompatTeacher(Teacher):
         # Until the endpoint has answered once, a connection that cannot be opened means a wrong
         # URL: fail at once. Later, it means the server went away for a moment: retry like a 5xx.
         self._reached = False
-        # Until the endpoint has answered once, a request refused as bad means a wrong setting (a
-        # field the server does not take): fail at once. Later, it is that request's own problem.
-        self._answered = False
 
     @property
     def max_retries(self) -> int:
@@ -242,18 +240,16 @@ class OpenAICompatTeacher(Teacher):
                 if self.retry.retryable(status):
                     problem, retry_after = f"HTTP {status}", response.headers.get("retry-after")
                 elif not 200 <= status < 300:
-                    refused = f"the LLM endpoint {self.url} answered HTTP {status}: {response.text[:500]}"
-                    if status == 404 or not self._answered:  # a wrong URL or model, or a wrong setting
-                        raise TeacherError(refused)
+                    if status == 404:  # a wrong URL or model name
+                        raise TeacherError(
+                            f"the LLM endpoint {self.url} answered HTTP 404: {response.text[:500]}"
+                        )
                     return NoAnswer(f"HTTP {status}: {response.text[:200]}")  # not retried: same answer
                 else:
                     try:
-                        answer = self._answer(json.loads(response.body))
+                        return self._answer(json.loads(response.body))
                     except (ValueError, KeyError, IndexError, TypeError) as e:
                         problem = f"malformed response body ({e!r}): {response.text[:200]!r}"
-                    else:
-                        self._answered = True
-                        return answer
             wait = self.retry.wait_s(attempt, retry_after)
             if wait is None:
                 tries = f"{attempt + 1} tr{'ies' if attempt else 'y'}"
