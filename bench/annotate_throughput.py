@@ -37,7 +37,7 @@ from pathlib import Path
 import httpx
 import typer
 
-from bench.common import TEXT_SOURCES, machine
+from bench.common import TEXT_SOURCES, machine, section_head
 from components.data.records import read_jsonl
 from components.teacher.annotate import annotate, load_annotator, project_overrides, teacher_of
 from tests.llm_double import ChatCompletionsDouble, last_user_text
@@ -70,18 +70,21 @@ def valid_answer(body: dict) -> str:
     return json.dumps({"targets": [last_user_text(body).split()[0]], "substrates": []})
 
 
-def _serve(latency: float, conn) -> None:
-    server = ChatCompletionsDouble(answer=valid_answer, latency_s=latency, full_bodies=False)
+def _serve(latency: float, conn, fault_for) -> None:
+    server = ChatCompletionsDouble(
+        answer=valid_answer, latency_s=latency, full_bodies=False, fault_for=fault_for
+    )
     server.serve_forever(on_ready=conn.send)
 
 
 @contextmanager
-def double_in_child(latency: float) -> Iterator[tuple[str, dict]]:
-    """The double in its own process. Yields its base URL and a dict that receives its counters
-    (requests, most in flight at once, connections, CPU seconds) when the block ends."""
+def double_in_child(latency: float, fault_for=None) -> Iterator[tuple[str, dict]]:
+    """The double in its own process (failing requests as `fault_for` says, if given). Yields its
+    base URL and a dict that receives its counters (requests, most in flight at once, connections,
+    faults served, CPU seconds) when the block ends."""
     ctx = multiprocessing.get_context("fork")
     parent, child = ctx.Pipe()
-    process = ctx.Process(target=_serve, args=(latency, child), daemon=True)
+    process = ctx.Process(target=_serve, args=(latency, child, fault_for), daemon=True)
     process.start()
     base_url, stats = parent.recv(), {}
     try:
@@ -184,11 +187,7 @@ def stock(texts: list[str], latency: float) -> dict:
 
 def render(rows: list[dict], latency: float, command: str, where: dict) -> str:
     lines = [
-        SECTION,
-        "",
-        f"Command: `{command}`  ",
-        f"Machine: {where['cpu']}, {where['cores']} cores, load average {where['load_avg']} at the start "
-        f"(1/5/15 min; shared with other engineers' jobs), Python {where['python']}; {where['date']}.  ",
+        *section_head(SECTION, command, where),
         f"A chat-completions double (tests/llm_double.py: asyncio, own process) on 127.0.0.1 answers each "
         f"request after {latency * 1000:.0f} ms; ideal = in flight / latency. Distinct descriptions, cold "
         "answer cache (every document is asked). Our path is the annotate step's: prompting, cache "
@@ -218,10 +217,10 @@ def render(rows: list[dict], latency: float, command: str, where: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write_section(text: str, path: Path = RESULTS) -> None:
-    """Replace this benchmark's section of `path` (or append it), leaving the others alone."""
+def write_section(text: str, path: Path = RESULTS, section: str = SECTION) -> None:
+    """Replace the benchmark's `section` of `path` (or append it), leaving the others alone."""
     old = path.read_text(encoding="utf8") if path.exists() else "# Benchmark results\n"
-    pattern = re.compile(rf"^{re.escape(SECTION)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
+    pattern = re.compile(rf"^{re.escape(section)}\n.*?(?=^## |\Z)", re.DOTALL | re.MULTILINE)
     new = pattern.sub(lambda _: text + "\n", old) if pattern.search(old) else old.rstrip("\n") + "\n\n" + text
     path.write_text(new, encoding="utf8")
 

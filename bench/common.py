@@ -39,3 +39,14 @@ def machine() -> dict:
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "python": platform.python_version(),
     }
+
+
+def section_head(section: str, command: str, where: dict) -> list[str]:
+    """The first lines of a RESULTS.md section: its title, the command and the machine it ran on."""
+    return [
+        section,
+        "",
+        f"Command: `{command}`  ",
+        f"Machine: {where['cpu']}, {where['cores']} cores, load average {where['load_avg']} at the start "
+        f"(1/5/15 min; shared with other engineers' jobs), Python {where['python']}; {where['date']}.  ",
+    ]

@@ -1,5 +1,6 @@
 """Write the training config with the transformer chosen: `auto` picks BioLinkBERT where it can be
-loaded, else the shipped MiniLM stand-in (with a warning); what spaCy's own CLI cannot decide.
+loaded, else the shipped MiniLM stand-in (with a warning); what spaCy's own CLI cannot decide. A
+named transformer that cannot be loaded stops the train step here, in one line.
 
     python -m scripts.resolve_transformer configs/ner.cfg training/config.cfg --transformer auto --gpu-id -1
 """
@@ -10,6 +11,7 @@ from pathlib import Path
 import typer
 
 from components.training.transformer import write_training_config
+from scripts import reported_as
 
 
 def main(
@@ -19,7 +21,8 @@ def main(
     gpu_id: int = typer.Option(-1, help="GPU to train on; -1 for CPU (mixed precision on GPU)"),
 ):
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    write_training_config(base, output, transformer, gpu_id)
+    with reported_as("train"):
+        write_training_config(base, output, transformer, gpu_id)
 
 
 if __name__ == "__main__":

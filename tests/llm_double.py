@@ -19,6 +19,7 @@ import json
 import ssl
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from http import HTTPStatus
 
@@ -65,20 +66,23 @@ class ChatCompletionsDouble:
 
     `answer(body) -> str` writes the message content. `faults` is served first, one per request:
     `(status, headers, body_text)` for a raw reply, `("slow", seconds)` to answer only after that
-    many seconds, `("drop",)` to close the connection without answering. `fail_after` answers that
-    many requests, then returns HTTP 500 to all. `keep_alive=False` closes every connection after
-    its answer, saying so; `close_idle=True` closes it without a word, as servers close idle
-    keep-alive connections. `tls` serves https. `gate=N` holds every answer until N requests are in flight at
-    once. Requests are recorded in arrival order: `requests` (bodies), `arrivals` (monotonic
-    times), `targets` (request targets as sent: a proxied request names the whole URL), `connections`
-    (how many were opened).
+    many seconds, `("drop",)` to close the connection without answering, None to answer. After
+    them, `fault_for(body)` may name a fault for a request by what it asks (None: answer).
+    `fail_after` answers that many requests, then returns HTTP 500 to all. `keep_alive=False`
+    closes every connection after its answer, saying so; `close_idle=True` closes it without a
+    word, as servers close idle keep-alive connections. `tls` serves https. `gate=N` holds every
+    answer until N requests are in flight at once. Requests are recorded in arrival order:
+    `requests` (bodies), `arrivals` (monotonic times), `targets` (request targets as sent: a
+    proxied request names the whole URL), `connections` (how many were opened); `faults_served`
+    counts the faults by their first element (the status, "slow" or "drop").
     """
 
     def __init__(
         self,
         answer: Callable[[dict], str] = lambda body: EMPTY_ANSWER,
         latency_s: float = 0.0,
-        faults: list[tuple] | None = None,
+        faults: list[tuple | None] | None = None,
+        fault_for: Callable[[dict], tuple | None] | None = None,
         api_key: str | None = None,
         fail_after: int | None = None,
         keep_alive: bool = True,
@@ -91,6 +95,7 @@ class ChatCompletionsDouble:
         self.answer = answer
         self.latency_s = latency_s
         self.faults = list(faults or [])
+        self.fault_for = fault_for
         self.api_key = api_key
         self.fail_after = fail_after
         self.keep_alive = keep_alive
@@ -99,6 +104,7 @@ class ChatCompletionsDouble:
         self.arrivals: list[float] = []
         self.targets: list[str] = []
         self.connections = 0
+        self.faults_served: Counter = Counter()
         self.answered = 0
         self.last_answer: float | None = None  # time.monotonic() when the last answer went out
         self.in_flight = 0
@@ -127,7 +133,7 @@ class ChatCompletionsDouble:
         return self
 
     def __exit__(self, *exc) -> None:
-        self._loop.call_soon_threadsafe(self._stop.set)
+        self.stop()
         self._thread.join(10)
 
     def serve_forever(self, on_ready: Callable[[str], None] | None = None) -> None:
@@ -135,7 +141,8 @@ class ChatCompletionsDouble:
         asyncio.run(self._serve(on_ready))
 
     def stop(self) -> None:
-        self._loop.call_soon_threadsafe(self._stop.set)
+        if not self._loop.is_closed():  # stopped already (a test may stop it mid-run)
+            self._loop.call_soon_threadsafe(self._stop.set)
 
     async def _serve(self, on_ready) -> None:
         self._loop = asyncio.get_running_loop()
@@ -164,6 +171,7 @@ class ChatCompletionsDouble:
             "requests": len(self.requests),
             "max_in_flight": self.max_in_flight,
             "connections": self.connections,
+            "faults": {str(kind): n for kind, n in self.faults_served.items()},
             "cpu_s": time.process_time(),
             # time.monotonic() is one clock for every process on the machine.
             "first_arrival": self.arrivals[0] if self.arrivals else None,
@@ -240,7 +248,9 @@ class ChatCompletionsDouble:
     async def _complete(self, headers: dict, body: dict, size: int) -> tuple | None:
         if self.api_key and headers.get("authorization") != f"Bearer {self.api_key}":
             return 401, {}, '{"error": {"message": "invalid api key"}}'
-        fault = self._next_fault()
+        fault = self._next_fault(body)
+        if fault:
+            self.faults_served[fault[0]] += 1
         if fault and fault[0] == "drop":
             return None
         if fault and fault[0] == "slow":
@@ -267,7 +277,9 @@ class ChatCompletionsDouble:
         }
         return 200, {}, json.dumps(payload)
 
-    def _next_fault(self) -> tuple | None:
+    def _next_fault(self, body: dict) -> tuple | None:
         if self.fail_after is not None and self.answered >= self.fail_after:
             return (500, {}, '{"error": "server going down"}')
-        return self.faults.pop(0) if self.faults else None
+        if self.faults:
+            return self.faults.pop(0)
+        return self.fault_for(body) if self.fault_for else None

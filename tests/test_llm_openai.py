@@ -86,6 +86,13 @@ def test_keeps_requests_in_flight_up_to_the_limit(run):
     assert [[e.text for e in doc.ents] for doc in docs] == [[f"KINASE{i}"] for i in range(24)]
 
 
+def test_extra_body_fields_go_with_every_request(run):
+    with ChatCompletionsDouble(answer=first_word_answer) as server:
+        run(server, TEXTS[:2], extra_body={"repeat_penalty": 1.0, "top_k": 1})
+    expected = {"model": "test-model", "temperature": 0.0, "repeat_penalty": 1.0, "top_k": 1}
+    assert [{k: body[k] for k in expected} for body in server.requests] == [expected] * 2
+
+
 def test_honours_retry_after_on_429(run, caplog):
     faults = [(429, {"Retry-After": "1"}, '{"error": "slow down"}')]
     with ChatCompletionsDouble(answer=first_word_answer, faults=faults) as server:
@@ -111,17 +118,58 @@ def test_retries_5xx_timeouts_dropped_connections_and_malformed_bodies(run):
     assert [e.text for e in docs[0].ents] == ["JNK2"]
 
 
-def test_gives_up_after_max_retries_naming_the_url(run):
-    with ChatCompletionsDouble(faults=[(200, {}, "garbage")] * 10) as server:
-        with pytest.raises(TeacherError, match="127.0.0.1.*failed 3 times.*malformed"):
-            run(server, TEXTS[:1], max_retries=2)
+def test_a_request_out_of_retries_costs_only_its_description(tmp_path, openai_nlp, caplog):
+    stubborn = TEXTS[1]
+
+    def fault_for(body):
+        return (200, {}, "garbage") if last_user_text(body) == stubborn else None
+
+    with ChatCompletionsDouble(answer=first_word_answer, fault_for=fault_for) as server:
+        nlp = openai_nlp(server, tmp_path / "cache", max_retries=2, max_in_flight=2)
+        docs = list(nlp.pipe(nlp.make_doc(t) for t in TEXTS))
+    asked = [last_user_text(body) for body in server.requests]
+    assert asked.count(stubborn) == 3 and len(asked) == len(TEXTS) + 2
+    assert [[e.text for e in doc.ents] for doc in docs] == [["JNK2"], [], ["HepG2"], ["PDE4B"]]
+    meta = docs[1].user_data["meta"]
+    assert meta["flags"] == ["unanswered"] and meta["raw_answer"] is None
+    teacher = nlp.get_pipe("llm")._model
+    assert list(teacher.unanswered) == [stubborn]
+    assert teacher.unanswered[stubborn].startswith("failed 3 tries; last: malformed response body")
+    assert "giving up on one description: failed 3 tries" in caplog.text
+    # Only answers are cached: a rerun asks the stubborn description alone.
+    assert [line["text"] for line in cache_lines(tmp_path / "cache")] == [t for t in TEXTS if t != stubborn]
 
 
-def test_client_error_is_not_retried_and_names_the_url(run):
-    with ChatCompletionsDouble(faults=[(400, {}, '{"error": "context too long"}')]) as server:
-        with pytest.raises(TeacherError, match=r"127\.0\.0\.1.*answered HTTP 400: .*context too long"):
+def test_a_request_refused_as_bad_is_not_retried_and_costs_only_its_description(tmp_path, openai_nlp, caplog):
+    faults = [None, (400, {}, '{"error": "context too long"}')]  # the second request is refused
+    with ChatCompletionsDouble(answer=first_word_answer, faults=faults) as server:
+        nlp = openai_nlp(server, tmp_path / "cache", max_in_flight=1)
+        docs = list(nlp.pipe(nlp.make_doc(t) for t in TEXTS))
+    assert len(server.requests) == len(TEXTS)  # not retried: it would be refused again
+    assert [doc.user_data["meta"]["flags"] for doc in docs] == [[], ["unanswered"], [], []]
+    teacher = nlp.get_pipe("llm")._model
+    assert teacher.unanswered == {TEXTS[1]: 'HTTP 400: {"error": "context too long"}'}
+    assert f"{server.base_url}/chat/completions: giving up on one description: HTTP 400" in caplog.text
+
+
+def test_an_unknown_url_or_model_stops_the_run_at_once(run):
+    with ChatCompletionsDouble(faults=[(404, {}, '{"error": "model not found"}')]) as server:
+        with pytest.raises(TeacherError, match=r"127\.0\.0\.1.*answered HTTP 404: .*model not found"):
             run(server, TEXTS[:1])
     assert len(server.requests) == 1
+
+
+def test_an_endpoint_gone_for_good_stops_the_run(tmp_path, openai_nlp):
+    def answer_then_go(body):
+        if server.answered == 1:  # the second answer is the last: the server shuts down
+            server.stop()
+        return first_word_answer(body)
+
+    with ChatCompletionsDouble(answer=answer_then_go) as server:
+        nlp = openai_nlp(server, tmp_path / "cache", max_in_flight=1, max_retries=2)
+        with pytest.raises(TeacherError, match=r"cannot reach the LLM endpoint .* any more \(3 tries\)"):
+            list(nlp.pipe(nlp.make_doc(t) for t in TEXTS))
+    assert len(cache_lines(tmp_path / "cache")) == 2
 
 
 # The model calls JNK2's substrate a target and misses the radioligand.
@@ -222,16 +270,19 @@ def test_bad_answers_are_recorded_and_flagged_and_the_run_goes_on(run, content, 
 
 
 def test_resume_asks_only_what_was_not_answered(tmp_path, run, openai_nlp):
-    texts = [f"Inhibition of human KINASE{i} using peptide {i} as substrate" for i in range(10)]
+    texts = [f"Inhibition of human KINASE{i} using peptide {i} as substrate" for i in range(12)]
+    # After 4 answers the server fails every request: after 8 in a row the run stops.
     with ChatCompletionsDouble(answer=first_word_answer, fail_after=4) as dying:
-        with pytest.raises(TeacherError):
+        last = "failed 2 tries; last: HTTP 500"
+        with pytest.raises(TeacherError, match=f"failed 8 requests in a row; last: {last}"):
             run(dying, texts, max_in_flight=1, max_retries=1)
+    assert len(dying.requests) == 4 + 8 * 2
     assert len((tmp_path / "cache" / CACHE_FILE).read_text(encoding="utf8").splitlines()) == 4
     with ChatCompletionsDouble(answer=first_word_answer) as healthy:
         docs = run(healthy, texts)
     asked = sorted(last_user_text(body) for body in healthy.requests)
     assert asked == sorted(texts[4:])
-    assert [e.text for doc in docs for e in doc.ents] == [f"KINASE{i}" for i in range(10)]
+    assert [e.text for doc in docs for e in doc.ents] == [f"KINASE{i}" for i in range(12)]
     # Another model asks everything again.
     with ChatCompletionsDouble(answer=first_word_answer) as other:
         nlp = openai_nlp(other, tmp_path / "cache", model="another-model")
@@ -282,6 +333,56 @@ def test_script_writes_records_and_report_then_replays(tmp_path, annotate_config
     with pytest.raises(TeacherError, match=r"\['openai:served-model'\]"):
         replay = {"vars.backend": "replay", "vars.model": "smollm2", "vars.cache_dir": common["cache_dir"]}
         load_annotator(annotate_config, {**project_overrides(), **replay})
+
+
+def test_script_lists_the_unanswered_fails_in_one_line_and_a_rerun_asks_only_those(
+    tmp_path, annotate_config, write_corpus
+):
+    corpus = write_corpus(tmp_path / "corpus.jsonl", TEXTS)
+    output, report = tmp_path / "a.jsonl", tmp_path / "report.json"
+    settings = {"task": "compact", "guideline_cues": False, "cache_dir": str(tmp_path / "cache")}
+
+    def annotate_script(server, *options):
+        served = {"backend": "openai", "model": "m", "base_url": server.base_url, "max_in_flight": 2}
+        return subprocess.run(
+            [sys.executable, "-m", "scripts.annotate", str(corpus), str(output), "--config",
+             str(annotate_config), "--report", str(report), *options,
+             *project_arguments(**settings, **served),
+             "--teachers.openai.max_retries", "1", "--teachers.openai.backoff_s", "0.01"],
+            cwd=ROOT, env={**os.environ, "HF_HUB_OFFLINE": "1"}, capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    def records() -> list[str]:
+        return [json.loads(line)["meta"]["assay_chembl_id"] for line in output.read_text().splitlines()]
+
+    def busy_for_hepg2(body):
+        return (503, {"Retry-After": "0"}, "busy") if "HepG2" in last_user_text(body) else None
+
+    with ChatCompletionsDouble(answer=first_word_answer, fault_for=busy_for_hepg2) as server:
+        failed = annotate_script(server)
+        assert failed.returncode == 1 and "Traceback" not in failed.stderr
+        assert failed.stderr.splitlines()[-1] == (
+            f"annotate: 1 description(s) got no answer from openai:m (listed under 'unanswered' in "
+            f"{report}, with the last error of each; the first: failed 2 tries; last: HTTP 503); every "
+            "other answer is written and cached: run again to ask only those, or allow some to go "
+            "unanswered (llm_allow_unanswered; now 0)"
+        )
+        assert records() == ["T-0", "T-1", "T-3"]
+        error = "failed 2 tries; last: HTTP 503"
+        unanswered = [{"source": str(corpus), "assay_chembl_id": "T-2", "error": error}]
+        assert json.loads(report.read_text())["unanswered"] == unanswered
+        allowed = annotate_script(server, "--allow-unanswered", "1")
+        assert allowed.returncode == 0, allowed.stderr
+        assert "1 description(s) got no answer: left out, asked again by a rerun" in allowed.stdout
+        assert json.loads(report.read_text())["unanswered"] == unanswered
+    asked_by_the_first_two = [last_user_text(body) for body in server.requests]
+    assert sorted(asked_by_the_first_two) == sorted(TEXTS + [TEXTS[2]] * 3)  # 2 tries per run
+    with ChatCompletionsDouble(answer=first_word_answer) as healthy:
+        rerun = annotate_script(healthy)
+    assert rerun.returncode == 0, rerun.stderr
+    assert [last_user_text(body) for body in healthy.requests] == [TEXTS[2]]
+    assert records() == ["T-0", "T-1", "T-2", "T-3"]
+    assert json.loads(report.read_text())["unanswered"] == []
 
 
 def cache_lines(cache_dir: Path) -> list[dict]:

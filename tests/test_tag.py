@@ -146,12 +146,12 @@ def test_a_chembl_dump_is_tagged_like_nlp_pipe_and_bad_rows_are_reported(
         (f"{db}:assay_id 3", "empty text"),
         (f"{db}:assay_id 4", "text longer than 300 characters (570)"),
         (f"{db}:assay_id 5", "not text (bytes)"),
-        (f"{db}:assay_id 8", "not valid Unicode text (a lone surrogate)"),
+        (f"{db}:assay_id 8", "not UTF-8 text (byte 0xff at character 15)"),
     ]
     summary = json.loads((out / "_summary.json").read_text())
     assert summary["skipped_by_reason"] == {
         "empty text": 2, "no text": 1, "text longer than 300 characters": 1, "not text": 1,
-        "not valid Unicode text": 1,
+        "not UTF-8 text": 1,
     }  # fmt: skip
     meta = json.loads(pq.read_schema(out / "part-000000.parquet").metadata[METADATA_KEY])
     assert (meta["rows"], len(meta["skipped"]), meta["block_rows"]) == (10, 6, 16)

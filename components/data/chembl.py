@@ -186,6 +186,8 @@ class SqliteSource:
         if not self.path.is_file():
             raise ChemblError(f"{self.path}: no such ChEMBL SQLite file")
         self.db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True)
+        # Bytes that are not UTF-8 become lone surrogates, which the readers report, not a crash.
+        self.db.text_factory = lambda data: data.decode("utf8", "surrogateescape")
         try:
             columns = {row[1] for row in self.db.execute("PRAGMA table_info(assays)")}
         except sqlite3.DatabaseError as e:

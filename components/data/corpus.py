@@ -18,7 +18,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from components.data.records import InputError, read_jsonl
+from components.data.records import InputError, not_utf8, read_jsonl
 
 logger = logging.getLogger(__name__)
 
@@ -32,7 +32,8 @@ def normalise_text(text: str) -> str:
 
 @dataclass
 class CorpusFilter:
-    """Keeps each description once; skips empty and over-long ones. Counts every skip by reason."""
+    """Keeps each description once; skips empty and over-long ones, and ones with bytes that are
+    not UTF-8 (read from a ChEMBL dump). Counts every skip by reason."""
 
     max_chars: int | None = MAX_CHARS
     skipped: Counter = field(default_factory=Counter)
@@ -53,6 +54,8 @@ class CorpusFilter:
     def _reason(self, text: str | None) -> str | None:
         if not text or not text.strip():
             return "empty"
+        if not_utf8(text):
+            return "not UTF-8 text"
         if self.max_chars is not None and len(text) > self.max_chars:
             return f"longer than {self.max_chars} chars"
         key = normalise_text(text)

@@ -20,7 +20,7 @@ from spacy.tokens import Doc, DocBin, Span
 from thinc.api import CupyOps, get_current_ops
 from tqdm import tqdm
 
-from components.data.records import InputError, read_rows, write_jsonl
+from components.data.records import InputError, not_utf8, read_rows, write_jsonl
 from components.inference.load import load_pipeline
 from components.pipeline.labels import answer_strings
 
@@ -47,6 +47,8 @@ def text_problem(text, max_chars: int | None = None) -> str | None:
         return f"not text ({type(text).__name__})"
     if not text.strip():
         return "empty text"
+    if bad := not_utf8(text):  # read with errors="surrogateescape" (a ChEMBL dump)
+        return f"not UTF-8 text ({bad})"
     try:
         text.encode("utf8")
     except UnicodeEncodeError:

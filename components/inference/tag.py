@@ -139,8 +139,6 @@ def input_files(path: Path) -> list[Path]:
 
 def _sqlite_items(path: Path, assay_types: Sequence[str], max_chars: int) -> Iterator[Item]:
     source = SqliteSource(path, assay_types)  # checks the table and its columns
-    # Bytes that are not UTF-8 become lone surrogates, which text_problem reports, not a crash.
-    source.db.text_factory = lambda data: data.decode("utf8", "surrogateescape")
     try:
         rows = source.db.execute(
             f"SELECT assay_id, chembl_id, assay_type, description FROM assays {source.where} "

@@ -1,6 +1,9 @@
 """Annotation runs: build the spacy-llm pipeline from configs/annotate.cfg, label a corpus, report.
 
 scripts/annotate.py is the command line over `run`; tests and the benchmarks call these directly.
+A description the teacher gave up on (every retry of its request failed) is left out of the
+records and listed in the report with its ids and last error; `check_unanswered` then fails the
+run unless the user allowed that many. Every answer is cached, so a rerun asks only those.
 """
 
 from __future__ import annotations
@@ -22,8 +25,8 @@ from components.data.records import InputError, write_jsonl
 from components.evaluation.metrics import score_entities
 from components.pipeline.labels import LABELS
 from components.teacher import registry  # noqa: F401  (registers what configs/annotate.cfg names)
-from components.teacher.base import Teacher
-from components.teacher.task import HALLUCINATED, UNPARSEABLE
+from components.teacher.base import Teacher, TeacherError
+from components.teacher.task import HALLUCINATED, UNANSWERED, UNPARSEABLE
 
 logger = logging.getLogger(__name__)
 
@@ -132,15 +135,35 @@ def summarise(docs: Iterable[Doc]) -> dict:
     }
 
 
-def score_handchecked(nlp: Language, path: str | Path, limit: int | None = None) -> tuple[dict, list[Doc]]:
+def split_unanswered(teacher: Teacher, docs: list[Doc], source: str | Path) -> tuple[list[Doc], list[dict]]:
+    """The docs the teacher answered, and for each one it gave up on: where it comes from, its ids
+    and the last error."""
+    answered, unanswered = [], []
+    for doc in docs:
+        meta = doc.user_data["meta"]
+        if UNANSWERED not in meta["flags"]:
+            answered.append(doc)
+            continue
+        ids = {k: v for k, v in meta.items() if k in ("assay_id", "assay_chembl_id")}
+        error = teacher.unanswered.get(doc.text, "no answer")
+        unanswered.append({"source": str(source), **ids, "error": error})
+    return answered, unanswered
+
+
+def score_handchecked(
+    nlp: Language, path: str | Path, limit: int | None = None
+) -> tuple[dict, list[Doc], list[dict]]:
     """Teacher vs truth on the hand-checked set (its first `limit` docs, all if none): scores per
-    label and the teacher's docs."""
+    label on the docs the teacher answered, those docs, and the ones it gave up on (split_unanswered)."""
     gold = read_handchecked(nlp, path)[: limit or None]
     docs = [nlp.make_doc(g.text) for g in gold]
     for doc, g in zip(docs, gold, strict=True):
         doc.user_data["meta"] = {k: v for k, v in g.user_data["meta"].items() if k.startswith("assay_")}
     predicted, _ = annotate(nlp, docs, desc="hand-checked")
-    return score_entities(zip(gold, predicted, strict=True)), predicted
+    answered, unanswered = split_unanswered(teacher_of(nlp), predicted, path)
+    by_text = {doc.text: doc for doc in answered}
+    pairs = [(g, by_text[g.text]) for g in gold if g.text in by_text]
+    return score_entities(pairs), answered, unanswered
 
 
 def run(
@@ -152,8 +175,9 @@ def run(
     handchecked_output: str | Path | None = None,
     handchecked_limit: int | None = None,
 ) -> dict:
-    """Label the corpus (and score the teacher on the hand-checked set), write span records, and
-    return the report: which teacher and task, what it labelled, how fast, how good."""
+    """Label the corpus (and score the teacher on the hand-checked set), write span records of the
+    answered descriptions, and return the report: which teacher and task, what it labelled, how
+    fast, how good, and which descriptions got no answer ("unanswered")."""
     teacher = teacher_of(nlp)
     task = nlp.get_pipe("llm").task
     logger.info(
@@ -161,6 +185,7 @@ def run(
         task.prompt_hash,
     )
     docs, seconds = annotate(nlp, corpus_docs(nlp, corpus, limit))
+    docs, unanswered = split_unanswered(teacher, docs, corpus)
     report = {
         "teacher": teacher.model_id,
         "backend": teacher.backend,
@@ -172,7 +197,8 @@ def run(
     }
     write_jsonl(output, (doc_to_record(doc) for doc in docs))
     if handchecked:
-        scores, predicted = score_handchecked(nlp, handchecked, handchecked_limit)
+        scores, predicted, unanswered_checked = score_handchecked(nlp, handchecked, handchecked_limit)
+        unanswered += unanswered_checked
         report["handchecked"] = {"path": str(handchecked), **scores}
         if handchecked_output:
             write_jsonl(handchecked_output, (doc_to_record(doc) for doc in predicted))
@@ -182,8 +208,23 @@ def run(
         answers_from_model=usage["asked"],
         tokens_in=usage["tokens_in"],
         tokens_out=usage["tokens_out"],
+        unanswered=unanswered,
     )
     return report
+
+
+def check_unanswered(report: dict, allowed: int, report_path: str | Path | None = None) -> None:
+    """Fail, in one line, when more descriptions went unanswered than the `allowed` number."""
+    unanswered = report["unanswered"]
+    if len(unanswered) <= allowed:
+        return
+    where = f"listed under 'unanswered' in {report_path}" if report_path else "listed in the report"
+    raise TeacherError(
+        f"{len(unanswered)} description(s) got no answer from {report['teacher']} ({where}, with the "
+        f"last error of each; the first: {unanswered[0]['error']}); every other answer is written and "
+        f"cached: run again to ask only those, or allow some to go unanswered (llm_allow_unanswered; "
+        f"now {allowed})"
+    )
 
 
 def render_report(report: dict) -> str:
@@ -197,6 +238,9 @@ def render_report(report: dict) -> str:
         f"{report['documents_per_second']} documents/s; tokens in {report['tokens_in']}, "
         f"out {report['tokens_out']}; {report['answers_from_cache']} answers from cache",
     ]
+    if report["unanswered"]:
+        n = len(report["unanswered"])
+        lines.append(f"{n} description(s) got no answer: left out, asked again by a rerun")
     if "handchecked" in report:
         checked = report["handchecked"]
         per_label = "; ".join(

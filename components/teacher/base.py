@@ -6,6 +6,11 @@ responses per document back. A prompt here is a dict: `text` (the document), `me
 optional `grammar` (GBNF that constrains the answer). Backends implement `_generate`, which
 hands each answer to `deliver` as soon as it has it, so that it is cached at once.
 
+A backend that gives up on one prompt (every retry of its request failed) delivers `NoAnswer`
+with the last error instead: that prompt's response is None (the task flags its document
+"unanswered") and `unanswered` keeps the error under the prompt's text; every other prompt is
+answered as usual. A failure of the backend as a whole raises TeacherError.
+
 A backend that sets `streams_prompts` gets the prompts the cache cannot answer as an iterator
 that computes each one (spacy-llm renders a prompt when it is drawn) only when the backend takes
 it, so that a concurrent backend sends the first requests while later prompts are still being
@@ -40,6 +45,13 @@ class Answer:
     tokens_out: int
 
 
+@dataclass
+class NoAnswer:
+    """What a backend delivers for a prompt it gave up on; it costs only that prompt's document."""
+
+    error: str
+
+
 class Teacher:
     backend = "abstract"
     # True: _generate takes an iterator of prompts, made as it draws them (see the module doc).
@@ -50,12 +62,16 @@ class Teacher:
         self.cache = AnswerCache(cache_dir) if cache_dir else None
         self.encoder = PromptEncoder(model_id)
         self.usage: Counter = Counter()
+        # The last error of each prompt given up on, by the prompt's text; an answer later removes it.
+        self.unanswered: dict[str, str] = {}
         # Called once per document answered (from the cache or the model): drives the progress bar.
         self.on_answer: Callable[[], None] | None = None
 
+    # Returns None in place of a prompt given up on; spacy-llm's type check cannot read `str | None`.
     def __call__(self, prompts: Iterable[Iterable[Any]]) -> Iterable[Iterable[str]]:
-        answers: list[list[str | None]] = []  # per document, per prompt
+        answers: list[list[str | None]] = []  # per document, per prompt; None where given up
         asked: list[tuple[list, int, Any, Any]] = []  # per prompt sent: (its row, index, prompt, encoding)
+        given_up = 0
 
         def missing() -> Iterator[dict]:
             """The prompts the cache does not answer; answers from the cache are filled in on the way."""
@@ -78,8 +94,16 @@ class Teacher:
                         self.usage["cached"] += 1
                         self._tick()
 
-        def deliver(j: int, answer: Answer) -> None:
+        def deliver(j: int, answer: Answer | NoAnswer) -> None:
+            nonlocal given_up
             row, k, prompt, encoded = asked[j]
+            if isinstance(answer, NoAnswer):
+                given_up += 1
+                self.unanswered[prompt["text"]] = answer.error
+                self.usage["unanswered"] += 1
+                self._tick()
+                return
+            self.unanswered.pop(prompt["text"], None)
             row[k] = answer.text
             if self.cache is not None:
                 self.cache.put(
@@ -101,16 +125,18 @@ class Teacher:
             todo = list(todo)
             if todo:
                 self._generate(todo, deliver)
-        unanswered = sum(answer is None for row in answers for answer in row)
-        if unanswered:
-            raise TeacherError(f"{self.model_id}: {unanswered} prompt(s) got no answer")
+        never_taken = sum(answer is None for row in answers for answer in row) - given_up
+        if never_taken:
+            raise TeacherError(f"{self.model_id}: {never_taken} prompt(s) got no answer")
         return answers
 
     def _tick(self) -> None:
         if self.on_answer is not None:
             self.on_answer()
 
-    def _generate(self, prompts: list[dict] | Iterator[dict], deliver: Callable[[int, Answer], None]) -> None:
+    def _generate(
+        self, prompts: list[dict] | Iterator[dict], deliver: Callable[[int, Answer | NoAnswer], None]
+    ) -> None:
         """Answer `prompts` (a list, or an iterator where `streams_prompts`), calling
-        `deliver(j, answer)` for the j-th prompt as soon as its answer is there."""
+        `deliver(j, answer)` for the j-th prompt as soon as its answer is there (or NoAnswer)."""
         raise NotImplementedError

@@ -114,7 +114,8 @@ class AnswerCache:
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
     def _load(self) -> None:
-        with self.path.open(encoding="utf8") as f:
+        # A line cut by a crash may end inside a character: read it as unreadable, not as an error.
+        with self.path.open(encoding="utf8", errors="replace") as f:
             for line_no, line in enumerate(f, start=1):
                 try:
                     entry = json.loads(line)

@@ -9,6 +9,13 @@ decides (exponential backoff with full jitter, honouring Retry-After), and stops
 naming the URL when the endpoint cannot be reached or refuses the key. The key is read from the
 environment variable named in the config and is never logged or cached.
 
+A request that fails every retry, or that the endpoint refuses as bad (HTTP 400, 413, 422: not
+retried), costs only its own description (components.teacher.base.NoAnswer): the others go on.
+What means the endpoint as a whole is failing stops the run at once: it cannot be reached (at the
+start, or once more after every retry), it refuses the key (401, 403), the URL or model is unknown
+(404), or `max(max_in_flight, 8)` requests in a row got no answer (a setting every request is
+refused for, a server that fails them all).
+
 Per description the client does little: prompts are drawn (and rendered by the task) as request
 slots free up, the shared few-shot messages are encoded once (components.teacher.cache.PromptEncoder)
 and each request is one buffer written on an open connection. The teacher keeps one event loop
@@ -42,9 +49,13 @@ from components.data.http import (
     TransportError,
     proxy_for,
 )
-from components.teacher.base import Answer, Teacher, TeacherError
+from components.teacher.base import Answer, NoAnswer, Teacher, TeacherError
 
 logger = logging.getLogger(__name__)
+
+# Requests in a row that got no answer before the run stops (at least max_in_flight of them): no
+# longer one unlucky request, but the endpoint failing as a whole.
+FAILURES_IN_A_ROW = 8
 
 
 class OpenAICompatTeacher(Teacher):
@@ -65,6 +76,7 @@ class OpenAICompatTeacher(Teacher):
         backoff_s: float,
         backoff_max_s: float,
         grammar_field: str | None,
+        extra_body: dict,
         cache_dir: str | Path | None,
     ):
         super().__init__(f"openai:{model}", cache_dir)
@@ -83,9 +95,8 @@ class OpenAICompatTeacher(Teacher):
         self.retry = RetryPolicy(max_retries, backoff_s, backoff_max_s)
         self.grammar_field = grammar_field
         # The request body but the messages (and grammar), encoded once.
-        self._body_rest = json.dumps(
-            {"model": model, "max_tokens": max_tokens, "temperature": temperature}, ensure_ascii=False
-        )[1:-1]
+        settings = {"model": model, "max_tokens": max_tokens, "temperature": temperature, **extra_body}
+        self._body_rest = json.dumps(settings, ensure_ascii=False)[1:-1]
         self._tls_context: ssl.SSLContext | None = None
         self._endpoint_now: Endpoint | None = None
         self._pool: list[Connection] = []  # open connections between batches
@@ -160,7 +171,11 @@ class OpenAICompatTeacher(Teacher):
                 trust_env=True,
             )
 
+        failed_in_a_row = 0
+        give_up_after = max(self.max_in_flight, FAILURES_IN_A_ROW)
+
         async def worker() -> None:
+            nonlocal failed_in_a_row
             if client is not None:
                 connection = HttpxConnection(client, endpoint)
             else:
@@ -168,7 +183,18 @@ class OpenAICompatTeacher(Teacher):
             try:
                 # The workers share the iterator: each takes the next prompt (made as it is taken).
                 for i, prompt in todo:
-                    deliver(i, await self._ask(connection, prompt))
+                    answer = await self._ask(connection, prompt)
+                    if isinstance(answer, NoAnswer):
+                        logger.warning("%s: giving up on one description: %s", self.url, answer.error)
+                        failed_in_a_row += 1
+                        if failed_in_a_row >= give_up_after:
+                            raise TeacherError(
+                                f"the LLM endpoint {self.url} failed {failed_in_a_row} requests in a row; "
+                                f"last: {answer.error}"
+                            )
+                    else:
+                        failed_in_a_row = 0
+                    deliver(i, answer)
             except BaseException:
                 connection.close()
                 raise
@@ -187,11 +213,12 @@ class OpenAICompatTeacher(Teacher):
             if client is not None:
                 await client.aclose()
 
-    async def _ask(self, connection: Connection | HttpxConnection, prompt: dict) -> Answer:
+    async def _ask(self, connection: Connection | HttpxConnection, prompt: dict) -> Answer | NoAnswer:
         body = self._body(prompt)
         attempt = 0
         while True:
             retry_after = None
+            cannot_connect = False
             try:
                 response = await connection.post(body, self.timeout_s)
             except RequestTimeout:
@@ -199,7 +226,7 @@ class OpenAICompatTeacher(Teacher):
             except ConnectError as e:
                 if not self._reached:
                     raise TeacherError(f"cannot reach the LLM endpoint {self.url}: {e}") from None
-                problem = f"connection failed ({e})"
+                problem, cannot_connect = f"connection failed ({e})", True
             except TransportError as e:  # connected, but the answer did not come whole
                 problem = str(e)
             else:
@@ -213,9 +240,11 @@ class OpenAICompatTeacher(Teacher):
                 if self.retry.retryable(status):
                     problem, retry_after = f"HTTP {status}", response.headers.get("retry-after")
                 elif not 200 <= status < 300:
-                    raise TeacherError(
-                        f"the LLM endpoint {self.url} answered HTTP {status}: {response.text[:500]}"
-                    )
+                    if status == 404:  # a wrong URL or model name
+                        raise TeacherError(
+                            f"the LLM endpoint {self.url} answered HTTP 404: {response.text[:500]}"
+                        )
+                    return NoAnswer(f"HTTP {status}: {response.text[:200]}")  # not retried: same answer
                 else:
                     try:
                         return self._answer(json.loads(response.body))
@@ -223,7 +252,12 @@ class OpenAICompatTeacher(Teacher):
                         problem = f"malformed response body ({e!r}): {response.text[:200]!r}"
             wait = self.retry.wait_s(attempt, retry_after)
             if wait is None:
-                raise TeacherError(f"the LLM endpoint {self.url} failed {attempt + 1} times; last: {problem}")
+                tries = f"{attempt + 1} tr{'ies' if attempt else 'y'}"
+                if cannot_connect:  # still down after every retry: no other request will do better
+                    raise TeacherError(
+                        f"cannot reach the LLM endpoint {self.url} any more ({tries}): {problem}"
+                    )
+                return NoAnswer(f"failed {tries}; last: {problem}")
             logger.warning("%s: %s; retrying in %.1f s", self.url, problem, wait)
             await asyncio.sleep(wait)
             attempt += 1
@@ -274,10 +308,12 @@ def openai_compatible(
     backoff_s: float = 1.0,
     backoff_max_s: float = 60.0,
     grammar_field: str | None = None,
+    extra_body: dict | None = None,
     cache_dir: str | None = None,
 ) -> OpenAICompatTeacher:
     """An OpenAI-compatible chat endpoint. `grammar_field` names the request field that takes the
-    task's GBNF grammar where the server supports one ("grammar" for llama.cpp server)."""
+    task's GBNF grammar where the server supports one ("grammar" for llama.cpp server);
+    `extra_body` adds fields a server takes beyond OpenAI's (llama.cpp: {"repeat_penalty": 1.0})."""
     return OpenAICompatTeacher(
         base_url=base_url,
         model=model,
@@ -290,5 +326,6 @@ def openai_compatible(
         backoff_s=backoff_s,
         backoff_max_s=backoff_max_s,
         grammar_field=grammar_field or None,
+        extra_body=dict(extra_body or {}),
         cache_dir=cache_dir or None,
     )

@@ -8,7 +8,8 @@ where they name no target. `assay_ner.NERv3.v1` sends spacy-llm's own `spacy.NER
 label definitions and examples) and reads its chain-of-thought lines. All align the strings with
 components.data.align and record in `doc.user_data["meta"]` the raw answer, flags ("unparseable",
 "hallucinated"), alignment notes and unaligned strings; a bad answer flags its document and the
-run goes on.
+run goes on. A document whose prompt the teacher gave up on (response None) is flagged
+"unanswered" and gets no spans at all, not even the rules'.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from components.teacher.phrases import Vote, phenotypic, phrase_votes, plausible
 
 UNPARSEABLE = "unparseable"
 HALLUCINATED = "hallucinated"
+UNANSWERED = "unanswered"
 
 _LABEL_OF_KEY = {key: label for label, key in ANSWER_KEYS.items()}
 _JSON_OBJECT = re.compile(r"\{.*\}", re.DOTALL)
@@ -86,8 +88,21 @@ class _AssayTask:
     def parse_responses(self, docs: Iterable[Doc], responses: Iterable[Any]) -> Iterable[Doc]:
         for doc, answers in zip(docs, responses, strict=True):
             (raw,) = answers
+            if raw is None:
+                yield self.unanswered(doc)
+                continue
             mentions, problems = self.read_answer(raw)
             yield self.annotate(doc, raw, mentions, problems)
+
+    def unanswered(self, doc: Doc) -> Doc:
+        """The document of a prompt the teacher gave up on: no spans, flagged, asked again next run."""
+        doc.ents = []
+        meta = doc.user_data.setdefault("meta", {})
+        meta.update(
+            task=self.name, prompt_hash=self.prompt_hash, raw_answer=None, flags=[UNANSWERED],
+            alignment_notes=[], unaligned=[],
+        )
+        return doc
 
     def annotate(self, doc: Doc, raw: str, mentions: list[tuple[str, str]], problems: list[str]) -> Doc:
         dropped: list[str] = []
@@ -184,6 +199,9 @@ class HybridNERTask(CompactNERTask):
     def parse_responses(self, docs: Iterable[Doc], responses: Iterable[Any]) -> Iterable[Doc]:
         for doc, answers in zip(docs, responses, strict=True):
             (raw,) = answers
+            if raw is None:
+                yield self.unanswered(doc)
+                continue
             text = doc.text
             votes = phrase_votes(text)
             asked = not self.rules_suffice(text, votes)

