@@ -15,6 +15,7 @@ from components.data.corpus import normalise_text
 from components.data.records import InputError, read_jsonl
 from components.inference.load import load_pipeline
 from components.pipeline.labels import COLORS, DEFINITIONS, LABELS
+from components.review.client import LabelStudio, LabelStudioError
 from components.review.loop import export_for_review
 from components.review.select import DIVERSITY_DECAY, TEACHER_DOUBT, assess, choose
 from components.review.tasks import import_review, label_config, merge_reviewed, review_task
@@ -179,6 +180,11 @@ def test_a_review_becomes_gold_with_a_verdict_per_task(tmp_path):
             ],
         ),  # fmt: skip
         exported(7, "Binding to CDK9", [answer(9, [region(11, 15, "TARGET")], "00:00")], predicted=False),
+        # Both spans relabelled: changed. A span where the model saw none, and none of its: rejected.
+        exported(
+            8, TEXT + " (8)", [answer(10, [region(20, 24, "SUBSTRATE"), region(39, 43, "TARGET")], "00:00")]
+        ),
+        exported(9, TEXT + " (9)", [answer(11, [region(30, 32, "TARGET")], "00:00")]),
     ]
     docs, report = import_review(NLP, review_export(tmp_path, tasks), set())
     got = {doc.user_data["meta"]["review"]["task"]: [(e.text, e.label_) for e in doc.ents] for doc in docs}
@@ -188,12 +194,15 @@ def test_a_review_becomes_gold_with_a_verdict_per_task(tmp_path):
         3: [],
         6: [("JNK2", "TARGET"), ("ATF2", "SUBSTRATE")],
         7: [("CDK9", "TARGET")],
+        8: [("JNK2", "SUBSTRATE"), ("ATF2", "TARGET")],
+        9: [("uM", "TARGET")],
     }
     assert {t["task"]: t["verdict"] for t in report.per_task} == {
-        1: "accepted", 2: "changed", 3: "rejected", 4: "skipped", 6: "accepted", 7: "unpredicted"
+        1: "accepted", 2: "changed", 3: "rejected", 4: "skipped", 6: "accepted", 7: "unpredicted",
+        8: "changed", 9: "rejected",
     }  # fmt: skip
-    assert report.as_dict()["verdicts"] == {"accepted": 2, "changed": 1, "rejected": 1, "unpredicted": 1}
-    assert (report.tasks, report.reviewed, report.skipped, report.unreviewed) == (7, 5, 1, 1)
+    assert report.as_dict()["verdicts"] == {"accepted": 2, "changed": 2, "rejected": 2, "unpredicted": 1}
+    assert (report.tasks, report.reviewed, report.skipped, report.unreviewed) == (9, 7, 1, 1)
     meta = docs[1].user_data["meta"]
     assert meta["alignment_notes"] and report.alignment_notes == len(meta["alignment_notes"])
     assert meta["source"] == "reviewed" and meta["assay_id"] == 2
@@ -264,3 +273,12 @@ def test_not_an_export_and_one_description_twice_are_refused(tmp_path):
     twice = [exported(1, TEXT, [answer(1, [], "00:00")]), exported(2, TEXT.lower(), [answer(2, [], "00:00")])]
     with pytest.raises(InputError, match=r"task 2: the same description as task 1"):
         import_review(NLP, review_export(tmp_path, twice), set())
+
+
+def test_no_label_studio_and_no_token_say_what_to_do(free_port, monkeypatch):
+    url = f"http://127.0.0.1:{free_port()}"
+    with pytest.raises(LabelStudioError, match=rf"cannot reach Label Studio at {url} .*; is it running\?"):
+        LabelStudio(url, "token", "MY_LS_TOKEN").project_id("review")
+    monkeypatch.delenv("MY_LS_TOKEN", raising=False)
+    with pytest.raises(LabelStudioError, match="set the environment variable MY_LS_TOKEN to your"):
+        LabelStudio.from_env(url, "MY_LS_TOKEN")

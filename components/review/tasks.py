@@ -12,7 +12,7 @@ The import reads Label Studio's JSON export: per task, the latest annotation not
 skipped task has only cancelled ones) is the reviewer's answer. Its spans are snapped to spaCy's
 tokens by the project's importer (components.data.docs.span_record_to_doc: the same errors, each
 naming the file and the task), and compared with the prediction: accepted (the same spans),
-rejected (none of the predicted spans kept), changed (anything between).
+rejected (no reviewed span overlaps a predicted one), changed (anything between).
 """
 
 from __future__ import annotations
@@ -136,10 +136,12 @@ def answer_spans(annotation: dict, where: str) -> list[dict]:
 
 
 def verdict(predicted: set[tuple], reviewed: set[tuple]) -> str:
-    """What the reviewer did to a prediction, spans compared exactly (start, end, label)."""
+    """What the reviewer did to a prediction, spans as (start, end, label): accepted it as it was,
+    rejected it (no reviewed span even overlaps a predicted one), or changed it (anything between:
+    a span relabelled, moved, added or removed)."""
     if reviewed == predicted:
         return "accepted"
-    if predicted and not predicted & reviewed:
+    if predicted and not any(p[0] < r[1] and r[0] < p[1] for p in predicted for r in reviewed):
         return "rejected"
     return "changed"
 
