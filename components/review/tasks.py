@@ -64,6 +64,12 @@ def text_keys(paths: list[str | Path]) -> set[str]:
     return keys
 
 
+def labels_region(text: str, start: int, end: int, label: str) -> dict:
+    """One span as a Label Studio result region of the review config."""
+    value = {"start": start, "end": end, "text": text[start:end], "labels": [label]}
+    return {"from_name": LABELS_NAME, "to_name": TEXT_NAME, "type": "labels", "value": value}
+
+
 def review_task(
     text: str, ids: dict, spans: list[dict], model_version: str, priority: float, reasons: list[str]
 ) -> dict:
@@ -72,14 +78,7 @@ def review_task(
     comes first in Label Studio's list."""
     regions = []
     for i, span in enumerate(spans):
-        start, end = span["start"], span["end"]
-        region = {
-            "id": f"p{i}",
-            "from_name": LABELS_NAME,
-            "to_name": TEXT_NAME,
-            "type": "labels",
-            "value": {"start": start, "end": end, "text": text[start:end], "labels": [span["label"]]},
-        }
+        region = {"id": f"p{i}", **labels_region(text, span["start"], span["end"], span["label"])}
         if span.get("confidence") is not None:
             region["score"] = round(span["confidence"], 4)
         regions.append(region)
