@@ -111,7 +111,9 @@ def assess(nlp: Language, doc: Doc, record: dict, where: str) -> Candidate:
     if scored:
         least = min(scored, key=lambda s: s["confidence"])
         unsure = 1.0 - least["confidence"]
-        reasons.append(f"least sure entity: {least['label']} {least['text']!r} at {least['confidence']:.2f}")
+        if round(least["confidence"], 2) < 1:
+            confidence = f"{least['confidence']:.2f}"
+            reasons.append(f"the student is unsure of {least['label']} {least['text']!r} ({confidence})")
     both = ours | theirs
     disagreement = len(ours ^ theirs) / len(both) if both else 0.0
     if theirs and not ours:
