@@ -146,7 +146,7 @@ def answer(i: int, regions: list[dict], when: str, cancelled: bool = False) -> d
 
 def exported(task_id: int, text: str, annotations: list[dict], predicted: bool = True) -> dict:
     """A task as Label Studio's JSON export gives it back: ours, with an id and annotations."""
-    task = review_task(text, {"assay_id": task_id}, PREDICTED, "en_assay_ner 0.1.0", 0.7, ["why"])
+    task = review_task(text, {"assay_id": task_id}, PREDICTED, "en_assay_ner 0.1.0", {"priority": 0.7})
     if not predicted:  # a description someone added in Label Studio itself
         task = {"data": {"text": text}}
     return {**task, "id": task_id, "predictions": [task_id], "annotations": annotations}

@@ -40,7 +40,7 @@ def export_for_review(
     logger.info("assessing %s with the student %s (%s)", annotated, version, model)
     candidates = assess_corpus(nlp, annotated, text_keys([handchecked, *gold]), progress)
     chosen = choose(candidates, k)
-    tasks = [review_task(c.text, c.ids, c.student, version, c.priority, c.reasons) for c in chosen]
+    tasks = [review_task(c.text, c.ids, c.student, version, c.selection()) for c in chosen]
     write_json(output, tasks)
     write_text(config_path, label_config())
     return tasks, {"model": str(model), "model_version": version, **summary(candidates, chosen)}

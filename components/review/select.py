@@ -40,9 +40,10 @@ logger = logging.getLogger(__name__)
 
 # How often the sample's hand labels (assets/tuning.jsonl) correct the hybrid teacher's answer on
 # each of its routes (400 descriptions, bench/RESULTS.md "What review is worth"): a phrasing rule
-# named the target (36 of 353), the small model answered alone (19 of 46). A flagged answer (1 in
+# named the target (35 of 353), the small model answered alone (19 of 46). A flagged answer (1 in
 # 400, too few to measure; left out of training by convert) counts as the small model's.
 TEACHER_DOUBT = {"rules": 0.1, "model_alone": 0.4, "flagged": 0.4}
+SIGNALS = ("unsure", "disagreement", "teacher_doubt")
 # Each description taken multiplies the priority of those left with its phrasing by this.
 DIVERSITY_DECAY = 0.5
 PHRASING_WORDS = 4
@@ -57,8 +58,22 @@ class Candidate:
     teacher: set[tuple[int, int, str]]  # the teacher's spans
     tokens: int
     phrasing: str
-    priority: float
+    signals: dict[str, float]  # SIGNALS, each in [0, 1]
+    priority: float  # noisy_or(signals)
     reasons: list[str]
+
+    def selection(self) -> dict:
+        """Why it was chosen, for the task's meta."""
+        signals = {name: round(value, 4) for name, value in self.signals.items()}
+        return {"priority": round(self.priority, 4), "signals": signals, "reasons": self.reasons}
+
+
+def noisy_or(values) -> float:
+    """The chance that at least one of independent signals is right: 1 - prod(1 - each)."""
+    remaining = 1.0
+    for value in values:
+        remaining *= 1.0 - value
+    return 1.0 - remaining
 
 
 def span_keys(spans: list[dict]) -> set[tuple[int, int, str]]:
@@ -87,16 +102,24 @@ def phrasing(doc: Doc, spans: set[tuple[int, int, str]]) -> str:
     return " ".join(words)
 
 
-def teacher_doubt(meta: dict) -> tuple[float, str | None]:
-    """How likely the teacher's answer is wrong, by the route it took (the hybrid teacher's meta);
-    0 for a teacher that does not say."""
+def teacher_route(meta: dict) -> str | None:
+    """How the hybrid teacher came to its answer (a key of TEACHER_DOUBT); None for a teacher
+    that does not say."""
     if meta.get("flags"):
-        return TEACHER_DOUBT["flagged"], f"the teacher's answer was flagged ({', '.join(meta['flags'])})"
-    if meta.get("model_asked"):
-        return TEACHER_DOUBT["model_alone"], "no phrasing rule named a target; the small model answered"
-    if meta.get("model_asked") is False:
-        return TEACHER_DOUBT["rules"], None
-    return 0.0, None
+        return "flagged"
+    if "model_asked" not in meta:
+        return None
+    return "model_alone" if meta["model_asked"] else "rules"
+
+
+def teacher_doubt(meta: dict) -> tuple[float, str | None]:
+    """How likely the teacher's answer is wrong, by its route (0 where it does not say), and why."""
+    route = teacher_route(meta)
+    why = {
+        "flagged": f"the teacher's answer was flagged ({', '.join(meta.get('flags') or [])})",
+        "model_alone": "no phrasing rule named a target; the small model answered",
+    }.get(route)
+    return TEACHER_DOUBT.get(route, 0.0), why
 
 
 def assess(nlp: Language, doc: Doc, record: dict, where: str) -> Candidate:
@@ -125,6 +148,7 @@ def assess(nlp: Language, doc: Doc, record: dict, where: str) -> Candidate:
     doubt, why = teacher_doubt(record.get("meta") or {})
     if why:
         reasons.append(why)
+    signals = dict(zip(SIGNALS, (unsure, disagreement, doubt), strict=True))
     return Candidate(
         text=doc.text,
         ids=assay_ids(record.get("meta") or {}),
@@ -132,7 +156,8 @@ def assess(nlp: Language, doc: Doc, record: dict, where: str) -> Candidate:
         teacher=theirs,
         tokens=len(doc),
         phrasing=phrasing(doc, both),
-        priority=1.0 - (1.0 - unsure) * (1.0 - disagreement) * (1.0 - doubt),
+        signals=signals,
+        priority=noisy_or(signals.values()),
         reasons=reasons,
     )
 
@@ -155,10 +180,10 @@ def assess_corpus(
     return [assess(nlp, doc, obj, where) for doc, (where, obj) in zip(bar, records, strict=True)]
 
 
-def choose(candidates: list[Candidate], k: int) -> list[Candidate]:
+def choose(candidates: list[Candidate], k: int, decay: float = DIVERSITY_DECAY) -> list[Candidate]:
     """The `k` candidates most worth reviewing, in the order taken: highest priority first, each
-    taken multiplying the priority of those left with its phrasing by DIVERSITY_DECAY. Ties go by
-    text hash, so the choice does not depend on the file's order."""
+    taken multiplying the priority of those left with its phrasing by `decay`. Ties go by text
+    hash, so the choice does not depend on the file's order."""
     heap = [(-c.priority, split_key(c.text), i, 0) for i, c in enumerate(candidates)]
     heapq.heapify(heap)
     taken: Counter = Counter()
@@ -168,7 +193,7 @@ def choose(candidates: list[Candidate], k: int) -> list[Candidate]:
         candidate = candidates[i]
         now = taken[candidate.phrasing]
         if now != seen:  # its phrasing was taken since: back in line at its lowered priority
-            heapq.heappush(heap, (-candidate.priority * DIVERSITY_DECAY**now, tie, i, now))
+            heapq.heappush(heap, (-candidate.priority * decay**now, tie, i, now))
             continue
         chosen.append(candidate)
         taken[candidate.phrasing] += 1

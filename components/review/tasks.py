@@ -70,12 +70,11 @@ def labels_region(text: str, start: int, end: int, label: str) -> dict:
     return {"from_name": LABELS_NAME, "to_name": TEXT_NAME, "type": "labels", "value": value}
 
 
-def review_task(
-    text: str, ids: dict, spans: list[dict], model_version: str, priority: float, reasons: list[str]
-) -> dict:
+def review_task(text: str, ids: dict, spans: list[dict], model_version: str, selection: dict) -> dict:
     """A task for `text`: `spans` ({start, end, label, confidence or None}, character offsets) as
-    the prediction of `model_version`; its score is 1 - priority, so the most worth reviewing
-    comes first in Label Studio's list."""
+    the prediction of `model_version`; `selection` says why it was chosen (its "priority" and
+    more). The prediction's score is 1 - priority: the most worth reviewing comes first in Label
+    Studio's list."""
     regions = []
     for i, span in enumerate(spans):
         region = {"id": f"p{i}", **labels_region(text, span["start"], span["end"], span["label"])}
@@ -87,9 +86,11 @@ def review_task(
         "data": {"text": text, **ids},
         "meta": {
             "prediction": {"model_version": model_version, "spans": predicted},
-            "selection": {"priority": round(priority, 4), "reasons": reasons},
+            "selection": selection,
         },
-        "predictions": [{"model_version": model_version, "score": round(1 - priority, 4), "result": regions}],
+        "predictions": [
+            {"model_version": model_version, "score": round(1 - selection["priority"], 4), "result": regions}
+        ],
     }
 
 
