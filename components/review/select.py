@@ -21,7 +21,6 @@ descriptions are not K copies of "Inhibition of human X ...", which ChEMBL repea
 from __future__ import annotations
 
 import heapq
-import logging
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -35,8 +34,6 @@ from components.data.corpus import assay_ids, normalise_text, split_key
 from components.data.docs import record_text, span_record_to_doc
 from components.data.records import read_jsonl
 from components.inference.predict import entity_records
-
-logger = logging.getLogger(__name__)
 
 # How often the sample's hand labels (assets/tuning.jsonl) correct the hybrid teacher's answer on
 # each of its routes (400 descriptions, bench/RESULTS.md "What review is worth"): a phrasing rule
