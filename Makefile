@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: install install-dev install-gpu run test lint clean
+.PHONY: install install-dev install-gpu labelstudio run test lint clean
 
 $(BIN)/.installed: requirements.txt requirements-models.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,18 @@ $(BIN)/.installed-dev: $(BIN)/.installed requirements-dev.txt
 	command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium; }
 	touch $@
 
+# Label Studio, for the review loop and its tests: a venv of its own (its pins clash with ours).
+LS_VENV ?= .venv-labelstudio
+$(LS_VENV)/.installed: requirements-labelstudio.txt
+	$(PYTHON) -m venv $(LS_VENV)
+	$(LS_VENV)/bin/pip install -r requirements-labelstudio.txt
+	touch $@
+
 install: $(BIN)/.installed
 
-install-dev: $(BIN)/.installed-dev
+install-dev: $(BIN)/.installed-dev $(LS_VENV)/.installed
+
+labelstudio: $(LS_VENV)/.installed
 
 install-gpu: install
 	$(BIN)/pip install -r requirements-gpu.txt

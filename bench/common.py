@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import datetime
 import itertools
+import json
 import os
 import platform
 import subprocess
 from pathlib import Path
 
-from components.data.records import read_jsonl
+from components.data.records import read_jsonl, write_json
 
 # The bundled real descriptions: the sample corpus and the hand-checked set.
 TEXT_SOURCES = (Path("assets/sample_assays.jsonl"), Path("assets/handchecked.jsonl"))
@@ -50,3 +51,15 @@ def section_head(section: str, command: str, where: dict) -> list[str]:
         f"Machine: {where['cpu']}, {where['cores']} cores, load average {where['load_avg']} at the start "
         f"(1/5/15 min; shared with other engineers' jobs), Python {where['python']}; {where['date']}.  ",
     ]
+
+
+def read_results(path: Path) -> dict:
+    """A resumable benchmark's rows so far, by key; {} before the first."""
+    return json.loads(path.read_text(encoding="utf8")) if path.exists() else {}
+
+
+def add_result(path: Path, key: str, row: dict) -> None:
+    """Merge one row into the results file, read again first: another run may have added rows."""
+    table = read_results(path)
+    table[key] = row
+    write_json(path, table)

@@ -22,7 +22,6 @@ Results are merged into --results as they arrive, so an interrupted run resumes 
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import subprocess
 import sys
@@ -34,7 +33,7 @@ import spacy
 import typer
 from spacy.util import load_config
 
-from bench.common import machine
+from bench.common import add_result, machine, read_results
 from components.data.corpus import assign_splits, normalise_text
 from components.data.docs import read_docbin, read_handchecked, read_span_docs, write_docbin
 from components.evaluation.metrics import score_entities
@@ -228,8 +227,7 @@ def main(
             if name == "baseline":
                 system, length = name, f"{baseline_epochs} epochs, lr {baseline_lr:g}"
             key = f"{data.value} | {system} | {length} | seed {run_seed}"
-            table = json.loads(results.read_text(encoding="utf8")) if results.exists() else {}
-            if key in table:
+            if key in read_results(results):
                 logger.info("%s: already measured", key)
                 continue
             logger.info("%s: training", key)
@@ -237,18 +235,11 @@ def main(
                 row = run_baseline(paths, work, args)
             else:
                 row = run_spacy(name, config, paths, work, args)
-            # Read again before writing: another run may have added rows meanwhile.
-            table = json.loads(results.read_text(encoding="utf8")) if results.exists() else {}
-            table[key] = {
-                **row,
-                "overrides": overrides[name],
-                "train_docs": len(read_docbin(paths["train"], spacy.blank("en").vocab)),
-                "machine": machine(),
-            }
-            results.parent.mkdir(parents=True, exist_ok=True)
-            results.write_text(json.dumps(table, indent=2) + "\n", encoding="utf8")
+            train_docs = len(read_docbin(paths["train"], spacy.blank("en").vocab))
+            row.update(overrides=overrides[name], train_docs=train_docs, machine=machine())
+            add_result(results, key, row)
             logger.info("%s: F1 %.4f", key, row["ents_f"])
-    typer.echo(render(json.loads(results.read_text(encoding="utf8"))))
+    typer.echo(render(read_results(results)))
 
 
 def render(table: dict) -> str:

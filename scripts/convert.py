@@ -1,6 +1,7 @@
 """Split annotate's span records into train/dev/test DocBins by text hash, and convert the
 hand-checked set into its own DocBin; hand-checked texts never reach train/dev/test.
-Hand-labelled records (--gold, the few-shot examples) join the training split as they are."""
+Hand-labelled records (--gold, the few-shot examples; --reviewed, the review loop's) join the
+training split as they are."""
 
 import logging
 from pathlib import Path
@@ -30,6 +31,10 @@ def main(
             exists=True, dir_okay=False, help="Hand-labelled span records for the training split; repeatable"
         ),
     ] = None,
+    reviewed: Annotated[
+        Path | None,
+        typer.Option(exists=True, dir_okay=False, help="review-import's gold records (empty: no review yet)"),
+    ] = None,
     model_votes: Annotated[
         str,
         typer.Option(
@@ -45,7 +50,7 @@ def main(
     with reported_as("convert"):
         nlp = spacy.blank(lang)
         splits, counts = build_splits(
-            nlp, annotated, handchecked, dev, test, keep_flagged, gold or [], model_votes
+            nlp, annotated, handchecked, dev, test, keep_flagged, gold or [], reviewed, model_votes
         )
     # Everything is checked before the first file is written.
     for name, docs in splits.items():
@@ -53,12 +58,13 @@ def main(
     write_json(summary or output_dir / "summary.json", counts)
     logger.info(
         "%s; %d flagged record(s) %s, %d hand-checked text(s) dropped from training data, "
-        "%d hand-written answer(s) in train",
+        "%d hand-written answer(s) in train (%d of them reviewed)",
         ", ".join(f"{name} {c['docs']}" for name, c in counts["splits"].items()),
         counts["flagged"],
         "kept" if keep_flagged else "left out",
         counts["handchecked_dropped"],
         counts["gold_train_docs"],
+        counts["reviewed_train_docs"],
     )
 
 

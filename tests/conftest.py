@@ -34,7 +34,7 @@ def write_corpus():
     return write
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def free_port():
     """`free_port()` -> a port on 127.0.0.1 that nothing listens on (for a server a test starts,
     or an address that must not answer)."""

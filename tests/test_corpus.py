@@ -241,3 +241,53 @@ def test_a_zero_share_asks_for_an_empty_split_and_any_other_gets_texts():
     assert sorted(no_test.values()).count("dev") == 2 and "test" not in no_test.values()
     with pytest.raises(InputError, match=r"\['train'\] would be empty"):
         assign_splits(texts[:2], dev=0.5, test=0.4)
+
+
+# The review loop's gold file (review-import writes it; shipped empty): read by convert like the few-shot.
+
+
+def test_reviewed_answers_join_train_and_an_empty_file_is_no_review(project):
+    out = project["dir"] / "corpus"
+    empty = project["dir"] / "reviewed.jsonl"
+    empty.write_text("")
+    convert_main(
+        project["annotated"], out, handchecked=project["handchecked"], dev=0.2, test=0.2, reviewed=empty
+    )
+    assert json.loads((out / "summary.json").read_text())["reviewed_train_docs"] == 0
+    before = read_splits(out)
+
+    reviewed_text = project["records"][3]["text"]
+    reviewed = write_jsonl(
+        empty,
+        [{"text": reviewed_text, "spans": [{"start": 20, "end": 24, "label": "TARGET"}],
+          "meta": {"source": "reviewed", "review": {"task": 4, "verdict": "changed"}}}],
+    )  # fmt: skip
+    convert_main(
+        project["annotated"], out, handchecked=project["handchecked"], dev=0.2, test=0.2, reviewed=reviewed
+    )
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["reviewed_train_docs"] == summary["gold_train_docs"] == 1
+    assert summary["teacher_labels_replaced_by_gold"] == 1
+    after = read_splits(out)
+    assert not [d for name in ("dev", "test") for d in after[name] if d.text == reviewed_text]
+    (doc,) = [d for d in after["train"] if d.text == reviewed_text]
+    assert [(e.text, e.label_) for e in doc.ents] == [("EGFR", "TARGET")]  # the teacher had ATF2 too
+    assert doc.user_data["meta"]["review"] == {"task": 4, "verdict": "changed"}
+    assert sum(map(len, after.values())) == sum(map(len, before.values()))
+
+
+def test_a_reviewed_text_that_is_gold_already_or_not_reviewed_is_refused(project, capsys):
+    text = project["records"][3]["text"]
+    fewshot = write_jsonl(project["dir"] / "fewshot.jsonl", [{"text": text, "spans": []}])
+    reviewed = write_jsonl(
+        project["dir"] / "reviewed.jsonl", [{"text": text, "spans": [], "meta": {"source": "reviewed"}}]
+    )
+    out = project["dir"] / "corpus"
+    common = {"handchecked": project["handchecked"], "dev": 0.2, "test": 0.2}
+    with pytest.raises(typer.Exit):
+        convert_main(project["annotated"], out, gold=[fewshot], reviewed=reviewed, **common)
+    assert f"{reviewed}: {text[:60]!r} is gold in an earlier file already" in capsys.readouterr().err
+    with pytest.raises(typer.Exit):
+        convert_main(project["annotated"], out, reviewed=fewshot, **common)
+    assert f"{fewshot}:1: not a reviewed record (meta.source must be 'reviewed')" in capsys.readouterr().err
+    assert not out.exists()

@@ -50,7 +50,7 @@ def code_of(line: str) -> list[str]:
     return targets
 
 
-@pytest.mark.parametrize("name", PROJECT["workflows"]["all"])
+@pytest.mark.parametrize("name", [*PROJECT["workflows"]["all"], "review-export", "review-import"])
 def test_every_module_a_step_imports_is_in_its_deps(name):
     command = COMMANDS[name]
     targets = [t for line in command["script"] for t in code_of(line)]

@@ -142,16 +142,19 @@ def span_record_to_doc(nlp: Language, obj: dict, where: str) -> Doc:
     return record_to_doc(nlp, record, where)
 
 
-def read_span_docs(nlp: Language, path: str | Path, source: str | None = None) -> list[Doc]:
+def read_span_docs(
+    nlp: Language, path: str | Path, source: str | None = None, allow_empty: bool = False
+) -> list[Doc]:
     """The span records of a file as Docs (snapped to `nlp`'s tokens); with `source`, every record
-    must say it comes from there (meta.source), so that one set is never read for another."""
+    must say it comes from there (meta.source), so that one set is never read for another. A file
+    without records is refused unless `allow_empty`."""
     docs = []
     for line_no, obj in read_jsonl(path):
         where = f"{path}:{line_no}"
         if source is not None and (obj.get("meta") or {}).get("source") != source:
             raise InputError(f"{where}: not a {source} record (meta.source must be {source!r})")
         docs.append(span_record_to_doc(nlp, obj, where))
-    if not docs:
+    if not docs and not allow_empty:
         raise InputError(f"{path}: no records")
     return docs
 
@@ -197,12 +200,14 @@ def build_splits(
     test: float,
     keep_flagged: bool = False,
     gold: Iterable[str | Path] = (),
+    reviewed: str | Path | None = None,
     model_votes: str = "keep",
 ) -> tuple[dict[str, list[Doc]], dict]:
     """Docs for train/dev/test from annotate's output and for "handchecked" from the hand-checked
     set, and a summary. Hand-checked texts are taken out of train/dev/test; flagged records too,
-    unless keep_flagged. The `gold` files' span records (the few-shot examples) join train as they
-    are, in place of the teacher's labels of the same texts; none may be a hand-checked text. With
+    unless keep_flagged. The `gold` files' span records (the few-shot examples) and the
+    `reviewed` file's (review-import's; empty until a review) join train as they are, in place of
+    the teacher's labels of the same texts; none may be a hand-checked text, nor gold twice. With
     `model_votes="missing"`, the training split's records where the teacher asked its model keep
     only their rule-voted entities (`unsure_as_missing`); dev and test keep the teacher's labels."""
     if model_votes not in MODEL_VOTES:
@@ -210,13 +215,20 @@ def build_splits(
     checked = read_handchecked(nlp, handchecked)
     checked_keys = {normalise_text(doc.text) for doc in checked}
 
+    sources = [(path, read_span_docs(nlp, path)) for path in gold]
+    if reviewed is not None:
+        sources.append((reviewed, read_span_docs(nlp, reviewed, source="reviewed", allow_empty=True)))
     gold_docs = []
-    for path in gold:
-        for doc in read_span_docs(nlp, path):
-            if normalise_text(doc.text) in checked_keys:
+    gold_keys: set[str] = set()
+    for path, path_docs in sources:
+        for doc in path_docs:
+            key = normalise_text(doc.text)
+            if key in checked_keys:
                 raise InputError(f"{path}: {doc.text[:60]!r} is hand-checked, and never trained on")
+            if key in gold_keys:
+                raise InputError(f"{path}: {doc.text[:60]!r} is gold in an earlier file already")
+            gold_keys.add(key)
             gold_docs.append(doc)
-    gold_keys = {normalise_text(doc.text) for doc in gold_docs}
 
     corpus_filter = CorpusFilter(max_chars=None)
     flagged = dropped = replaced = 0
@@ -254,6 +266,7 @@ def build_splits(
         "flagged_kept": keep_flagged,
         "handchecked_dropped": dropped,
         "gold_train_docs": len(gold_docs),
+        "reviewed_train_docs": len(sources[-1][1]) if reviewed is not None else 0,
         "teacher_labels_replaced_by_gold": replaced,
         "model_asked_train_docs": len(model_asked),
         "model_votes": model_votes,
