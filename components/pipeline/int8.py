@@ -59,7 +59,7 @@ class RowScales:
         if x is self._input and x._version == self._version:
             return self.scaled, self.scales
         rows = x.reshape(-1, x.shape[-1])
-        scales = torch.linalg.vector_norm(rows, ord=float("inf"), dim=1, keepdim=True).clamp_(min=1e-12)
+        scales = rows.abs().amax(dim=1, keepdim=True).clamp_(min=1e-12)
         scaled = torch.empty((rows.shape[0] + 1, rows.shape[1]), dtype=rows.dtype)
         torch.div(rows, scales, out=scaled[:-1])
         scaled[-1] = 0.0
@@ -89,8 +89,9 @@ def _row_scaled_linear_class():
         def forward(self, x):
             scaled, scales = self.row_scales(x)
             # reduce_range: 7-bit activations, which fbgemm needs on CPUs without VNNI
-            out = torch.ops.quantized.linear_dynamic(scaled, self.packed, True)[:-1]
-            out = out.mul_(scales) if self.bias is None else torch.addcmul(self.bias, out, scales)
+            out = torch.ops.quantized.linear_dynamic(scaled, self.packed, True)[:-1].mul_(scales)
+            if self.bias is not None:
+                out.add_(self.bias)
             return out.reshape(*x.shape[:-1], self.out_features)
 
     return RowScaledInt8Linear
