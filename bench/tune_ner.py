@@ -129,7 +129,7 @@ def score(pairs: list) -> dict:
 
 def run_spacy(name: str, config_path: Path, data: dict[str, Path], work: Path, args: dict) -> dict:
     label = system_label(name, config_path)
-    output = work / f"{label}-seed{args['seed']}"
+    output = work / f"{label}-{args['max_steps']}steps-seed{args['seed']}"
     variant_cfg = output / "config.cfg"
     write_training_config(config_path, variant_cfg, args["transformer"], -1)
     config = load_config(variant_cfg, interpolate=False)
@@ -198,7 +198,7 @@ def main(
     results: Path = typer.Option(Path("metrics/bench/tune_ner.json"), dir_okay=False),
 ):
     overrides = {name: {} if name == "baseline" else overrides_of(name) for name in variant}
-    work = work / data.value
+    work = work / data.value if corpus == Path("corpus") else work / f"{data.value}-{corpus.name}"
     work.mkdir(parents=True, exist_ok=True)
     if data is Data.gold:
         paths = gold_split(tuning, work)

@@ -1,5 +1,5 @@
-"""Fit the trained pipeline's confidence temperature on labelled descriptions it did not learn from,
-and write the calibrated pipeline and a report.
+"""Calibrate the trained pipeline's confidences on labelled descriptions it did not learn from, and
+write the calibrated pipeline and a report.
 
     python -m scripts.calibrate training/model-best training/model-calibrated \
         --data corpus/dev.spacy --data corpus/test.spacy --report metrics/calibration.json
@@ -31,7 +31,7 @@ def main(
         write_json(report, result)
     before, after = result["before"], result["after"]
     typer.echo(
-        f"temperature {result['temperature']:.3f} from {result['docs']} docs ({before['n']} entities): "
+        f"calibrated on {result['docs']} docs ({before['n']} entities): {result['calibration']}; "
         f"ECE {before['ece']:.3f} -> {after['ece']:.3f}, "
         f"Brier {before['brier']:.3f} -> {after['brier']:.3f}; wrote {output}"
     )

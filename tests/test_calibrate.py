@@ -1,5 +1,6 @@
-"""Calibration after training: the temperature of bio_ner, fitted on descriptions the model did not
-learn from, on a real trained pipeline (tests/conftest.py: trained on the first 40 tuning docs)."""
+"""Calibration after training: bio_ner's temperature and logistic map, fitted on descriptions the
+model did not learn from, on a real trained pipeline (tests/conftest.py: trained on the first 40
+tuning docs)."""
 
 import json
 import subprocess
@@ -11,11 +12,11 @@ import pytest
 import spacy
 
 from components.data.docs import read_span_docs, write_docbin
-from components.evaluation.calibration import log_loss, tag_outcomes
+from components.evaluation.calibration import judge_entities, log_loss, reliability_table, tag_outcomes
 from components.evaluation.report import calibration_section, confidence_report
 from components.inference.load import load_pipeline
-from components.pipeline.bio_ner import temper
-from components.training.calibrate import calibrate_pipeline, fit_temperature
+from components.pipeline.bio_ner import Calibration, temper
+from components.training.calibrate import calibrate_pipeline, fit_logistic, fit_temperature
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,41 +58,50 @@ def test_a_temperature_only_flattens_or_sharpens_the_tag_distribution():
 def test_an_overconfident_model_gets_a_temperature_above_one_and_a_lower_log_loss(calibrated):
     _, report = calibrated
     assert report["docs"] == 200 and report["before"]["n"] > 50
-    assert report["temperature"] > 1.0
+    assert report["calibration"]["temperature"] > 1.0
     assert report["after"]["log_loss"] < report["before"]["log_loss"]
     assert report["after"]["brier"] < report["before"]["brier"]
     assert report["after"]["ece"] < report["before"]["ece"]
 
 
-def test_the_fit_is_the_least_log_loss_on_its_data(trained_pipeline, unseen):
+def test_each_fit_is_the_least_log_loss_on_its_data(trained_pipeline):
     nlp = load_pipeline(trained_pipeline)
     gold = read_span_docs(nlp, ROOT / "assets" / "tuning.jsonl")[40:240]
     found = tag_outcomes(nlp, list(zip(gold, nlp.pipe(doc.text for doc in gold), strict=True)))
+
+    def loss(calibration: Calibration) -> float:
+        return log_loss(found.judged(calibration).entities)
+
     best = fit_temperature(found)
-    loss = {t: _log_loss(found, t) for t in (best / 1.3, best, best * 1.3)}
-    assert loss[best] < loss[best / 1.3] and loss[best] < loss[best * 1.3]
+    assert loss(Calibration(best)) < loss(Calibration(best / 1.3))
+    assert loss(Calibration(best)) < loss(Calibration(best * 1.3))
+    scale, shift = fit_logistic(found.judged(Calibration(best)))
+    fitted = loss(Calibration(best, scale, shift))
+    for nudge in ((0.2, 0), (-0.2, 0), (0, 0.2), (0, -0.2)):
+        assert fitted < loss(Calibration(best, scale + nudge[0], shift + nudge[1]))
+    assert fitted <= loss(Calibration(best))
 
 
-def _log_loss(found, temperature):
-    return log_loss(found.judged(temperature).entities)
-
-
-def test_the_calibrated_pipeline_keeps_every_entity_and_carries_its_temperature(
-    trained_pipeline, calibrated, unseen
+def test_the_calibrated_pipeline_keeps_every_entity_and_its_ranking_and_carries_its_calibration(
+    trained_pipeline, calibrated
 ):
     output, report = calibrated
     texts = [doc.text for doc in read_span_docs(spacy.blank("en"), ROOT / "assets" / "handchecked.jsonl")]
     before, after = load_pipeline(trained_pipeline), load_pipeline(output)
-    assert after.get_pipe("bio_ner").temperature == report["temperature"]
-    assert json.loads((output / "bio_ner" / "cfg").read_text())["temperature"] == report["temperature"]
+    assert after.get_pipe("bio_ner").calibration == Calibration(**report["calibration"])
+    assert json.loads((output / "bio_ner" / "cfg").read_text())["calibration"] == report["calibration"]
     old, new = results(before, texts), results(after, texts)
     assert [[e[:3] for e in doc] for doc in old] == [[e[:3] for e in doc] for doc in new]
     assert sum(map(len, new)) > 50
-    # Flatter: the entities the model was surest of come down.
-    sure = [
-        (o[3], n[3]) for a, b in zip(old, new, strict=True) for o, n in zip(a, b, strict=True) if o[3] > 0.9
-    ]
-    assert sure and all(n < o for o, n in sure)
+    # The entities the model was surest of come down, and the confidences rank right entities above
+    # wrong ones no worse than before (the temperature may reorder some; the logistic map cannot).
+    pairs = [(o[3], n[3]) for a, b in zip(old, new, strict=True) for o, n in zip(a, b, strict=True)]
+    assert all(n < o for o, n in pairs if o > 0.999)
+    gold = read_span_docs(after, ROOT / "assets" / "handchecked.jsonl")
+    ranking = {}
+    for name, nlp in (("before", before), ("after", after)):
+        ranking[name] = reliability_table(judge_entities(zip(gold, nlp.pipe(texts), strict=True)))["auroc"]
+    assert ranking["after"] >= ranking["before"] - 0.01
 
 
 def test_the_evaluation_shows_the_confidences_before_and_after(calibrated):
@@ -100,18 +110,18 @@ def test_the_evaluation_shows_the_confidences_before_and_after(calibrated):
     gold = read_span_docs(nlp, ROOT / "assets" / "handchecked.jsonl")
     pairs = list(zip(gold, nlp.pipe(doc.text for doc in gold), strict=True))
     checked = confidence_report(nlp, pairs)
-    assert checked["temperature"] == report["temperature"]
+    assert checked["fitted"] == report["calibration"]
     assert checked["uncalibrated"]["n"] == checked["reliability"]["n"]
     assert checked["uncalibrated"]["log_loss"] > checked["reliability"]["log_loss"]
-    # The before figures are those of the same pipeline with the temperature at 1.
+    # The before figures are those of the same pipeline without its calibration.
     plain = load_pipeline(output)
-    plain.get_pipe("bio_ner").cfg["temperature"] = 1.0
+    plain.get_pipe("bio_ner").cfg["calibration"] = Calibration().to_cfg()
     before = confidence_report(plain, list(zip(gold, plain.pipe(doc.text for doc in gold), strict=True)))
     assert "uncalibrated" not in before
     assert before["reliability"]["ece"] == pytest.approx(checked["uncalibrated"]["ece"])
     assert before["reliability"]["auroc"] == pytest.approx(checked["uncalibrated"]["auroc"])
     page = "\n".join(calibration_section(checked))
-    assert f"temperature of {report['temperature']:.3f}" in page
+    assert f"temperature of {report['calibration']['temperature']:.3f}" in page
     assert "| as trained |" in page and "| calibrated |" in page
     assert "[as trained](reliability_uncalibrated.svg)" in page
 
@@ -135,6 +145,7 @@ def test_the_command_writes_the_pipeline_and_its_report(trained_pipeline, unseen
     )
     assert run.returncode == 0, run.stderr
     report = json.loads((tmp_path / "calibration.json").read_text())
-    assert f"temperature {report['temperature']:.3f}" in run.stdout
-    assert load_pipeline(tmp_path / "model").get_pipe("bio_ner").temperature == report["temperature"]
+    assert f"calibrated on 200 docs ({report['before']['n']} entities)" in run.stdout
+    fitted = load_pipeline(tmp_path / "model").get_pipe("bio_ner").calibration
+    assert fitted == Calibration(**report["calibration"])
     assert not (tmp_path / ".model.tmp").exists()

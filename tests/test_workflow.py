@@ -44,7 +44,7 @@ print(json.dumps({{
     "pipe_names": nlp.pipe_names,
     "code": {{name: type(nlp.get_pipe(name)).__module__ for name in ("bio_ner", "int8")}},
     "transformer": nlp.get_pipe("transformer").model._func.__module__,
-    "temperature": nlp.get_pipe("bio_ner").temperature,
+    "calibration": nlp.get_pipe("bio_ner").cfg["calibration"],
     "ents": [[(e.start_char, e.end_char, e.label_, e._.confidence) for e in doc.ents] for doc in docs],
     "answers": [[[s.text for s in doc._.targets], [s.text for s in doc._.substrates]] for doc in docs],
 }}))
@@ -116,9 +116,9 @@ def test_the_installed_package_is_what_was_trained_and_runs_its_own_code(project
     assert got["pipe_names"] == ["transformer", "bio_ner", "assay_answer", "int8"]
     assert got["code"] == {"bio_ner": "en_assay_ner.bio_ner", "int8": "en_assay_ner.int8"}
     assert got["transformer"] == "en_assay_ner.bucketing"  # the length-bucketed forward pass
-    # The calibrated pipeline is what ships: its temperature is the one the calibrate step fitted.
+    # The calibrated pipeline is what ships: its calibration is the one the calibrate step fitted.
     calibration = json.loads((work / "metrics" / "calibration.json").read_text())
-    assert calibration["docs"] > 0 and got["temperature"] == calibration["temperature"]
+    assert calibration["docs"] > 0 and got["calibration"] == calibration["calibration"]
     # The same entities, confidences and answers as the trained pipeline in the project.
     trained = load_pipeline(work / "training" / "model-calibrated")
     docs = list(trained.pipe(KNOWN))

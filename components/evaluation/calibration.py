@@ -6,7 +6,7 @@
     trade_off = threshold_table(judged)         # P / R / F1 of the entities kept at each threshold
     svg = reliability_svg(reliability)          # a self-contained <svg> for an HTML page
     lines = calibration_markdown(reliability, trade_off)  # both tables for a Markdown report
-    outcomes = tag_outcomes(nlp, pairs)         # the same entities under another temperature
+    outcomes = tag_outcomes(nlp, pairs)         # the same entities under another calibration
 
 A predicted entity is right when the gold doc has an entity with the same start, end and label
 (the entity-level rule of components.evaluation.metrics). Confidences are read as
@@ -26,7 +26,7 @@ import numpy
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from components.pipeline.bio_ner import allowed_transitions, span_confidences, tagged_spans, temper
+from components.pipeline.bio_ner import Calibration, allowed_transitions, tagged_spans
 
 THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 
@@ -68,7 +68,7 @@ def judge_entities(pairs: Iterable[tuple[Doc, Doc]]) -> Judged:
 
 @dataclass(frozen=True)
 class TagOutcomes:
-    """What a confidence is made of, kept so that it can be recomputed under another temperature:
+    """What a confidence is made of, kept so that it can be recomputed under another calibration:
     each doc's tag probabilities, its predicted entities (start, end, B tag id, I tag id) and
     whether each is right."""
 
@@ -78,9 +78,8 @@ class TagOutcomes:
     gold: int
     allowed: numpy.ndarray
 
-    def judged(self, temperature: float) -> Judged:
-        tempered = [temper(p, temperature) for p in self.probs]
-        confidences = span_confidences(tempered, self.entities, self.allowed)
+    def judged(self, calibration: Calibration) -> Judged:
+        confidences = calibration.confidences(self.probs, self.entities, self.allowed)
         entities = [
             (confidence, right)
             for doc_confidences, doc_right in zip(confidences, self.right, strict=True)
@@ -237,16 +236,18 @@ def calibration_markdown(
     reliability: dict,
     trade_off: list[dict],
     uncalibrated: dict | None = None,
-    temperature: float | None = None,
+    fitted: dict | None = None,
 ) -> list[str]:
     """The reliability table and the threshold trade-off as Markdown lines; with `uncalibrated`
-    (the same entities' confidences before the temperature), a before/after comparison first."""
+    (the same entities' confidences as trained) and the `fitted` Calibration's fields, a
+    before/after comparison first."""
     lines = []
     if uncalibrated is not None:
         lines += [
-            f"Calibrated after training: the tag log-probabilities are divided by a temperature of "
-            f"{temperature:.3f}, fitted on descriptions the model did not learn from. Same entities, "
-            "before and after:",
+            "Calibrated after training, on descriptions the model did not learn from: the tag "
+            f"log-probabilities are divided by a temperature of {fitted['temperature']:.3f}, then each "
+            f"entity's probability p becomes logistic({fitted['scale']:.3f} logit(p) "
+            f"{fitted['shift']:+.3f}). Same entities, before and after:",
             "",
             "| confidences | ECE | Brier | log loss | AUROC (right vs wrong) |",
             "| --- | --- | --- | --- | --- |",

@@ -74,9 +74,10 @@ def confidence_notes(checked: dict | None) -> list[str]:
     ]
     if "uncalibrated" in checked:
         lines[-1] += (
-            f" They were calibrated after training (temperature {checked['temperature']:.3f}, fitted on "
-            "descriptions the model did not learn from; the entities do not change): as trained, the "
-            f"error was {checked['uncalibrated']['ece']:.3f}."
+            " They were calibrated after training on descriptions the model did not learn from (a "
+            f"temperature of {checked['fitted']['temperature']:.3f} on the tag probabilities, then a "
+            "logistic map of each entity's; the entities do not change): as trained, the error was "
+            f"{checked['uncalibrated']['ece']:.3f}."
         )
     return lines
 

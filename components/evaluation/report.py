@@ -26,6 +26,7 @@ from components.evaluation.calibration import (
 )
 from components.evaluation.guidelines import read_examples
 from components.evaluation.metrics import ALL_LABELS, score_entities
+from components.pipeline.bio_ner import Calibration
 from components.pipeline.labels import ANSWER_KEYS, LABELS, answer_strings
 from components.training.transformer import public_name
 
@@ -258,15 +259,15 @@ def evaluate(
 
 
 def confidence_report(nlp: Language, pairs: list[tuple[Doc, Doc]]) -> dict | None:
-    """calibration() of the predictions; for a calibrated bio_ner also its temperature and the
-    reliability of the same entities' confidences as trained ("uncalibrated")."""
+    """calibration() of the predictions; for a calibrated bio_ner also its calibration ("fitted")
+    and the reliability of the same entities' confidences as trained ("uncalibrated")."""
     checked = calibration(pairs)
     if checked is None or "bio_ner" not in nlp.pipe_names:
         return checked
-    temperature = nlp.get_pipe("bio_ner").temperature
-    if temperature != 1.0:
-        checked["temperature"] = temperature
-        checked["uncalibrated"] = reliability_table(tag_outcomes(nlp, pairs).judged(1.0))
+    fitted = nlp.get_pipe("bio_ner").calibration
+    if not fitted.is_identity():
+        checked["fitted"] = fitted.to_cfg()
+        checked["uncalibrated"] = reliability_table(tag_outcomes(nlp, pairs).judged(Calibration()))
     return checked
 
 
@@ -348,7 +349,7 @@ def calibration_section(checked: dict) -> list[str]:
             checked["reliability"],
             checked["thresholds"],
             checked.get("uncalibrated"),
-            checked.get("temperature"),
+            checked.get("fitted"),
         ),
     ]
 

@@ -14,16 +14,19 @@ softmaxes as. It is kept with the spans in the scored span group `doc.spans["bio
 (`.attrs["scores"]`), so it survives `Doc.to_bytes`, DocBin and `nlp.pipe(n_process > 1)`.
 
 A softmax trained on a few hundred descriptions is surer than it is right. The component's
-`temperature` (in its cfg, saved with it; 1.0 until calibrated) divides the tag log-probabilities
-before the confidences are computed: fitted after training on descriptions the model did not learn
-from (components/training/calibrate.py), it makes a confidence of 0.8 right about 8 times in 10. It
-changes no entity: every tag sequence's score is divided by the same number, so Viterbi's best
-path stays the best.
+`Calibration` (in its cfg, saved with it; the identity until fitted after training on descriptions
+the model did not learn from, components/training/calibrate.py) makes a confidence of 0.8 right
+about 8 times in 10: a temperature divides the tag log-probabilities before the forward-backward
+(so that entities the softmax called certain are told apart again), then a logistic map of each
+entity's probability sets the scale. It changes no entity: every tag sequence's score is divided by
+the same number, so Viterbi's best path stays the best.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import asdict, dataclass
 
 import numpy
 from spacy.language import Language
@@ -182,6 +185,43 @@ def temper(probs: numpy.ndarray, temperature: float) -> numpy.ndarray:
     return scaled / scaled.sum(axis=-1, keepdims=True)
 
 
+def logit(p: float, floor: float = 1e-9) -> float:
+    p = min(max(p, floor), 1.0 - floor)
+    return math.log(p / (1.0 - p))
+
+
+def logistic(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How tag probabilities become entity confidences: the log-probabilities divided by
+    `temperature`, then each entity's probability p mapped to logistic(scale * logit(p) + shift).
+    The default is the identity (the confidences as trained)."""
+
+    temperature: float = 1.0
+    scale: float = 1.0
+    shift: float = 0.0
+
+    def confidences(
+        self,
+        probs: Sequence[numpy.ndarray],
+        entities: Sequence[Sequence[tuple[int, int, int, int]]],
+        allowed: numpy.ndarray,
+    ) -> list[list[float]]:
+        found = span_confidences([temper(p, self.temperature) for p in probs], entities, allowed)
+        if (self.scale, self.shift) == (1.0, 0.0):
+            return found
+        return [[logistic(self.scale * logit(c) + self.shift) for c in doc] for doc in found]
+
+    def is_identity(self) -> bool:
+        return self == Calibration()
+
+    def to_cfg(self) -> dict:
+        return asdict(self)
+
+
 def _confidence_getter(span: Span) -> float | None:
     """The entity's confidence from the doc's scored span group; None for a span bio_ner did not make."""
     for group in span.doc.spans.values():
@@ -208,12 +248,12 @@ class BioNer(TrainablePipe):
         self.model = model
         self.name = name
         self.scorer = scorer
-        self.cfg: dict = {"labels": [], "temperature": 1.0}
+        self.cfg: dict = {"labels": [], "calibration": Calibration().to_cfg()}
 
     @property
-    def temperature(self) -> float:
-        # Pipelines saved before calibration existed have no temperature: theirs is 1.
-        return float(self.cfg.get("temperature", 1.0))
+    def calibration(self) -> Calibration:
+        # Pipelines saved before calibration existed have none: theirs is the identity.
+        return Calibration(**self.cfg.get("calibration", {}))
 
     @property
     def labels(self) -> tuple[str, ...]:
@@ -254,8 +294,7 @@ class BioNer(TrainablePipe):
             best = viterbi(numpy.log(numpy.maximum(probs, 1e-12)), allowed) if len(doc) else []
             found.append(tags_to_spans(doc, [tags[i] for i in best]))
         entities = [tagged_spans(spans, tags) for spans in found]
-        temperature = self.temperature
-        confidences = span_confidences([temper(p, temperature) for p in scores], entities, allowed)
+        confidences = self.calibration.confidences(scores, entities, allowed)
         for doc, spans, doc_confidences in zip(docs, found, confidences, strict=True):
             doc.ents = spans
             doc.spans[self.name] = SpanGroup(
