@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from typing import NamedTuple
 
 import numpy
 from spacy.language import Language
@@ -194,11 +194,12 @@ def logistic(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
 
-@dataclass(frozen=True)
-class Calibration:
+class Calibration(NamedTuple):
     """How tag probabilities become entity confidences: the log-probabilities divided by
     `temperature`, then each entity's probability p mapped to logistic(scale * logit(p) + shift).
-    The default is the identity (the confidences as trained)."""
+    The default is the identity (the confidences as trained). A NamedTuple, not a dataclass:
+    `spacy package` imports this file outside any package, where dataclasses cannot resolve
+    their annotations."""
 
     temperature: float = 1.0
     scale: float = 1.0
@@ -219,7 +220,7 @@ class Calibration:
         return self == Calibration()
 
     def to_cfg(self) -> dict:
-        return asdict(self)
+        return self._asdict()
 
 
 def _confidence_getter(span: Span) -> float | None:
