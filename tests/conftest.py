@@ -156,3 +156,37 @@ def trained_pipeline(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("trained") / "model"
     train_small_pipeline().to_disk(path)
     return path
+
+
+@pytest.fixture(scope="session")
+def trained_transformer_pipeline(tmp_path_factory) -> Path:
+    """configs/ner.cfg on the MiniLM stand-in (the shipped defaults: length groups, int8 on a CPU),
+    trained briefly with `spacy train` on the first 80 tuning docs: the model-last directory."""
+    import spacy
+    from spacy.cli.train import train
+    from spacy.tokens import DocBin
+
+    from components.data.docs import read_span_docs
+    from components.pipeline import answer, bio_ner, bucketing, int8  # noqa: F401  (registers them)
+    from components.training.transformer import minilm_path
+
+    work = tmp_path_factory.mktemp("transformer")
+    tuning = read_span_docs(spacy.blank("en"), ROOT / "assets" / "tuning.jsonl")
+    for name, docs in (("train", tuning[:80]), ("dev", tuning[80:100])):
+        DocBin(docs=docs).to_disk(work / f"{name}.spacy")
+    train(
+        ROOT / "configs" / "ner.cfg",
+        work / "out",
+        use_gpu=-1,
+        overrides={
+            "paths.train": str(work / "train.spacy"),
+            "paths.dev": str(work / "dev.spacy"),
+            "components.transformer.model.name": str(minilm_path()),
+            "training.max_steps": 40,
+            "training.batcher.size": 400,
+            "training.eval_frequency": 40,
+            "training.optimizer.learn_rate.warmup_steps": 5,
+            "training.optimizer.learn_rate.initial_rate": 0.0005,
+        },
+    )
+    return work / "out" / "model-last"

@@ -15,14 +15,11 @@ from pathlib import Path
 import numpy
 import pytest
 import spacy
-from spacy.cli.train import train
-from spacy.tokens import DocBin
 from spacy.util import load_config, load_model_from_config
 
 from components.data.docs import read_span_docs
 from components.pipeline import answer, bio_ner, bucketing, int8  # noqa: F401  (registers them)
 from components.pipeline.bucketing import PAD_MULTIPLE, length_buckets, padded_width
-from components.training.transformer import minilm_path
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED = ["labels", "answer", "bio_ner", "int8", "bucketing"]
@@ -70,27 +67,8 @@ def real_docs():
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, real_docs):
-    """configs/ner.cfg, trained briefly on the first 80 tuning docs: the model-last directory."""
-    work = tmp_path_factory.mktemp("defaults")
-    for name, docs in (("train", real_docs["tuning"][:80]), ("dev", real_docs["tuning"][80:100])):
-        DocBin(docs=docs).to_disk(work / f"{name}.spacy")
-    train(
-        ROOT / "configs" / "ner.cfg",
-        work / "out",
-        use_gpu=-1,
-        overrides={
-            "paths.train": str(work / "train.spacy"),
-            "paths.dev": str(work / "dev.spacy"),
-            "components.transformer.model.name": str(minilm_path()),
-            "training.max_steps": 40,
-            "training.batcher.size": 400,
-            "training.eval_frequency": 40,
-            "training.optimizer.learn_rate.warmup_steps": 5,
-            "training.optimizer.learn_rate.initial_rate": 0.0005,
-        },
-    )
-    return work / "out" / "model-last"
+def trained(trained_transformer_pipeline):
+    return trained_transformer_pipeline
 
 
 def load_with(path: Path, settings: dict):

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 import pytest
@@ -159,6 +160,35 @@ def test_a_chembl_dump_is_tagged_like_nlp_pipe_and_bad_rows_are_reported(
     # Everything is done: a rerun finds nothing to tag and starts no actors.
     again = tag_corpus(db, out, model=trained_pipeline, block_rows=16, assay_types=["B", "F"], max_chars=300)
     assert (again["tagged"], again["new_blocks"], again["rows"]) == (0, 0, 50)
+
+
+def test_the_shipped_defaults_tag_each_description_as_nlp_tags_it_alone(
+    ray_address, trained_transformer_pipeline, tmp_path
+):
+    """A transformer pipeline at the shipped defaults (int8 on a CPU, length groups): the Parquet rows
+    that two single-thread actors write, in batches of 40, are the same bits as `nlp(text)` one
+    description at a time in this process."""
+    texts = [record["text"] for record in HANDCHECKED[:120]]
+    src = tmp_path / "descriptions.jsonl"
+    lines = (json.dumps({"assay_id": i, "text": text}) + "\n" for i, text in enumerate(texts))
+    src.write_text("".join(lines), encoding="utf8")
+    out = tmp_path / "tagged"
+    stats = tag_corpus(
+        src, out, model=trained_transformer_pipeline, actors=2, threads=1, batch_size=40, block_rows=60,
+        progress=False,
+    )  # fmt: skip
+    assert (stats["rows"], stats["complete"]) == (120, True)
+    nlp = spacy.load(trained_transformer_pipeline)
+    assert nlp.get_pipe("int8").quantized
+    alone = [nlp(text) for text in texts]
+    rows = read_output(out)
+    assert [row["text_sha256"] for row in rows] == [hashlib.sha256(t.encode()).hexdigest() for t in texts]
+    # Parquet keeps confidences as float32: the same bits once rounded to it.
+    assert [row["entities"] for row in rows] == [
+        [(e.label_, e.start_char, e.end_char, e.text, float(numpy.float32(e._.confidence))) for e in doc.ents]
+        for doc in alone
+    ]
+    assert sum(len(row["entities"]) for row in rows) >= 20
 
 
 def write_jsonl_input(path: Path, n: int) -> tuple[Path, list[str]]:
