@@ -42,6 +42,7 @@ def main(
             "model, train only on the rules' entities and leave the rest unlabelled"
         ),
     ] = "keep",
+    gold_weight: Annotated[int, typer.Option(help="Times each gold doc goes into train")] = 1,
     lang: Annotated[str, typer.Option(help="Language whose tokenizer makes the docs")] = "en",
     summary: Annotated[
         Path | None, typer.Option(dir_okay=False, help="Default: OUTPUT_DIR/summary.json")
@@ -50,8 +51,9 @@ def main(
     with reported_as("convert"):
         nlp = spacy.blank(lang)
         splits, counts = build_splits(
-            nlp, annotated, handchecked, dev, test, keep_flagged, gold or [], reviewed, model_votes
-        )
+            nlp, annotated, handchecked, dev, test, keep_flagged, gold or [], reviewed,
+            model_votes=model_votes, gold_weight=gold_weight,
+        )  # fmt: skip
     # Everything is checked before the first file is written.
     for name, docs in splits.items():
         write_docbin(output_dir / f"{name}.spacy", docs)

@@ -202,6 +202,7 @@ def build_splits(
     gold: Iterable[str | Path] = (),
     reviewed: str | Path | None = None,
     model_votes: str = "keep",
+    gold_weight: int = 1,
 ) -> tuple[dict[str, list[Doc]], dict]:
     """Docs for train/dev/test from annotate's output and for "handchecked" from the hand-checked
     set, and a summary. Hand-checked texts are taken out of train/dev/test; flagged records too,
@@ -209,7 +210,10 @@ def build_splits(
     `reviewed` file's (review-import's; empty until a review) join train as they are, in place of
     the teacher's labels of the same texts; none may be a hand-checked text, nor gold twice. With
     `model_votes="missing"`, the training split's records where the teacher asked its model keep
-    only their rule-voted entities (`unsure_as_missing`); dev and test keep the teacher's labels."""
+    only their rule-voted entities (`unsure_as_missing`); dev and test keep the teacher's labels.
+    `gold_weight` puts each gold doc that many times into train."""
+    if gold_weight < 1:
+        raise InputError(f"gold_weight must be at least 1, got {gold_weight}")
     if model_votes not in MODEL_VOTES:
         raise InputError(f"model_votes must be one of {list(MODEL_VOTES)}, got {model_votes!r}")
     checked = read_handchecked(nlp, handchecked)
@@ -256,7 +260,7 @@ def build_splits(
     if model_votes == "missing":
         for doc in model_asked:
             unsure_as_missing(doc)
-    splits["train"] += gold_docs
+    splits["train"] += gold_docs * gold_weight
     splits["handchecked"] = checked
     summary = {
         "dev_share": dev,
@@ -270,6 +274,7 @@ def build_splits(
         "teacher_labels_replaced_by_gold": replaced,
         "model_asked_train_docs": len(model_asked),
         "model_votes": model_votes,
+        "gold_weight": gold_weight,
         "skipped": dict(corpus_filter.skipped),
     }
     return splits, summary
