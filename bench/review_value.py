@@ -3,7 +3,7 @@ gold, the student trained again as `make run` trains it and scored on the hand-c
 
 The reviewer is simulated by the hand labels of the sample's descriptions (assets/tuning.jsonl).
 Needs the workflow's outputs (`make run`): the teacher's labels (corpus/annotated.jsonl) and the
-student trained on them (training/model-best), which assesses every description once. Then, per
+student trained on them (training/model-calibrated), which assesses every description once. Then, per
 K, way of choosing and seed, the review loop's own code runs as the commands run it: the chosen
 descriptions become Label Studio tasks (components.review), the simulated reviewer answers each
 task with its hand labels in a Label Studio export, review-import's code makes the gold file,
@@ -121,7 +121,7 @@ def main(
     k: list[int] = typer.Option(..., help="Descriptions reviewed; repeatable"),
     seed: list[int] = typer.Option([0], help="Repeatable: one training run per seed"),
     annotated: Path = typer.Option(Path("corpus/annotated.jsonl"), exists=True, dir_okay=False),
-    model: str = typer.Option("training/model-best", help="The student that chooses (make run's)"),
+    model: str = typer.Option("training/model-calibrated", help="The student that chooses (make run's)"),
     tuning: Path = typer.Option(Path("assets/tuning.jsonl"), exists=True, dir_okay=False),
     fewshot: Path = typer.Option(Path("assets/fewshot.jsonl"), exists=True, dir_okay=False),
     handchecked: Path = typer.Option(Path("assets/handchecked.jsonl"), exists=True, dir_okay=False),
@@ -158,7 +158,7 @@ def main(
     costs: dict[str, dict] = {}
     for run_seed in seed:
         args = {"transformer": transformer, "max_steps": steps, "eval_frequency": project["eval_frequency"],
-                "seed": run_seed}  # fmt: skip
+                "seed": run_seed, "checkpoint": "last"}  # fmt: skip
         for strategy, size, chosen in plans(candidates, k, run_seed):
             key = f"{strategy} | K {size} | {steps} steps | seed {run_seed}"
             if cost_only and not chosen:

@@ -24,7 +24,7 @@ description is the transformer's forward pass (what a GPU speeds up) and how muc
 around it (tokenising, aligning, decoding, the confidence, the answer): the figures the sizing in
 bench/RESULTS.md is built from.
 
-    OMP_WAIT_POLICY=PASSIVE python -m bench.tag_speed main training/model-best
+    OMP_WAIT_POLICY=PASSIVE python -m bench.tag_speed main training/model-calibrated
 """
 
 from __future__ import annotations

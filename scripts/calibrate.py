@@ -1,7 +1,7 @@
 """Calibrate the trained pipeline's confidences on labelled descriptions it did not learn from, and
 write the calibrated pipeline and a report.
 
-    python -m scripts.calibrate training/model-best training/model-calibrated \
+    python -m scripts.calibrate training/model-last training/model-calibrated \
         --data corpus/dev.spacy --data corpus/test.spacy --report metrics/calibration.json
 """
 

@@ -1,6 +1,6 @@
 """Evaluate a trained pipeline; write OUTPUT_DIR/evaluation.json and OUTPUT_DIR/evaluation.md.
 
-    python -m scripts.evaluate training/model-best metrics --test corpus/test.spacy \
+    python -m scripts.evaluate training/model-calibrated metrics --test corpus/test.spacy \
         --handchecked corpus/handchecked.spacy --teacher corpus/handchecked_teacher.jsonl \
         --extra baseline=training/baseline/handchecked.spacy --guidelines ANNOTATION_GUIDELINES.md
 """

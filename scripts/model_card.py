@@ -1,7 +1,7 @@
 """Write the model card: the meta.json that `spacy package --meta-path` packages (spaCy writes the
 README from it).
 
-    python -m scripts.model_card training/model-best/meta.json metrics/evaluation.json \
+    python -m scripts.model_card training/model-calibrated/meta.json metrics/evaluation.json \
         metrics/annotate.json packages/meta.json --name assay_ner --version 0.1.0
 """
 
@@ -15,7 +15,7 @@ from components.evaluation.card import DATA, card_meta
 
 
 def main(
-    model_meta: Path = typer.Argument(..., exists=True, dir_okay=False, help="training/model-best/meta.json"),
+    model_meta: Path = typer.Argument(..., exists=True, dir_okay=False, help="The pipeline's meta.json"),
     evaluation: Path = typer.Argument(..., exists=True, dir_okay=False, help="metrics/evaluation.json"),
     annotate_report: Path = typer.Argument(..., exists=True, dir_okay=False, help="metrics/annotate.json"),
     output: Path = typer.Argument(..., dir_okay=False, help="meta.json for spacy package --meta-path"),

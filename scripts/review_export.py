@@ -27,7 +27,7 @@ def main(
     ] = Path("review/label_config.xml"),
     model: Annotated[
         str, typer.Option(help="The student: a pipeline directory or package")
-    ] = "training/model-best",
+    ] = "training/model-calibrated",
     k: Annotated[int, typer.Option(min=1, help="Descriptions to choose")] = 100,
     handchecked: Annotated[
         Path, typer.Option(exists=True, dir_okay=False, help="Never chosen")

@@ -1,7 +1,7 @@
 """Serve one static displaCy page of the given descriptions (arguments, a file or both) on
 127.0.0.1, as the model marks them. To type descriptions in the browser: `weasel run demo`.
 
-python -m scripts.serve training/model-best "Inhibition of human JNK2 using ATF2 as substrate"
+python -m scripts.serve training/model-calibrated "Inhibition of human JNK2 using ATF2 as substrate"
 python -m scripts.serve en_assay_ner --file descriptions.jsonl --port 5002
 """
 

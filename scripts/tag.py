@@ -1,7 +1,7 @@
 """Tag a whole corpus on Ray Data into a Parquet dataset, resumably (components/inference/tag.py).
 
 python -m scripts.tag assets/chembl_35.db tagged/chembl_35 --assay-types B,F
-python -m scripts.tag descriptions/ tagged/mine --model training/model-best --ray-address auto
+python -m scripts.tag descriptions/ tagged/mine --model training/model-calibrated --ray-address auto
 """
 
 import logging

@@ -1,7 +1,7 @@
 """Write displaCy pages: OUTPUT_DIR/predictions.html (a sample of predictions) and
 OUTPUT_DIR/handchecked.html (hand-checked answer above the model's, differing rows marked).
 
-    python -m scripts.visualize training/model-best visualizations --texts corpus/test.spacy \
+    python -m scripts.visualize training/model-calibrated visualizations --texts corpus/test.spacy \
         --handchecked corpus/handchecked.spacy
 """
 

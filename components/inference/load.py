@@ -1,6 +1,6 @@
 """Load a trained pipeline for inference, on the device asked for, and say which.
 
-A pipeline directory (training/model-best) names the shipped components that
+A pipeline directory (training/model-calibrated) names the shipped components that
 components/pipeline defines: their modules are imported first, which registers them. An
 installed package (en_assay_ner) registers its own copies when spaCy imports it, so nothing of
 the project's is imported then: a process that loads the package runs the wheel's code alone.
