@@ -60,7 +60,6 @@ VARIANTS: dict[str, dict] = {
     "warmup36": {"training.optimizer.learn_rate.warmup_steps": 36},
     "noL2": {"training.optimizer.L2": 0.0},
     "noclip": {"training.optimizer.grad_clip": 0.0},
-    "averages": {"training.optimizer.use_averages": True},
 }
 
 

@@ -35,14 +35,6 @@ def main(
         Path | None,
         typer.Option(exists=True, dir_okay=False, help="review-import's gold records (empty: no review yet)"),
     ] = None,
-    model_votes: Annotated[
-        str,
-        typer.Option(
-            help="keep: train on the teacher's labels as they are; missing: where the teacher asked its "
-            "model, train only on the rules' entities and leave the rest unlabelled"
-        ),
-    ] = "keep",
-    gold_weight: Annotated[int, typer.Option(help="Times each gold doc goes into train")] = 1,
     lang: Annotated[str, typer.Option(help="Language whose tokenizer makes the docs")] = "en",
     summary: Annotated[
         Path | None, typer.Option(dir_okay=False, help="Default: OUTPUT_DIR/summary.json")
@@ -51,9 +43,8 @@ def main(
     with reported_as("convert"):
         nlp = spacy.blank(lang)
         splits, counts = build_splits(
-            nlp, annotated, handchecked, dev, test, keep_flagged, gold or [], reviewed,
-            model_votes=model_votes, gold_weight=gold_weight,
-        )  # fmt: skip
+            nlp, annotated, handchecked, dev, test, keep_flagged, gold or [], reviewed
+        )
     # Everything is checked before the first file is written.
     for name, docs in splits.items():
         write_docbin(output_dir / f"{name}.spacy", docs)

@@ -179,19 +179,6 @@ def label_counts(docs: Iterable[Doc]) -> dict[str, int]:
     return dict(counts)
 
 
-MODEL_VOTES = ("keep", "missing")
-
-
-def unsure_as_missing(doc: Doc) -> Doc:
-    """Where the teacher had to ask its model (meta.model_asked: no phrasing rule named a target),
-    keep only the entities a rule voted for and leave every other token unlabelled ("missing"), so
-    that training neither learns the model's guesses nor learns "no entity" from its silence."""
-    votes = doc.user_data.get("meta", {}).get("votes") or []
-    by_rule = {(v["label"], v["text"]) for v in votes if v.get("kept") and v.get("by") != "model"}
-    doc.set_ents([e for e in doc.ents if (e.label_, e.text) in by_rule], default="missing")
-    return doc
-
-
 def build_splits(
     nlp: Language,
     annotated: str | Path,
@@ -201,21 +188,12 @@ def build_splits(
     keep_flagged: bool = False,
     gold: Iterable[str | Path] = (),
     reviewed: str | Path | None = None,
-    model_votes: str = "keep",
-    gold_weight: int = 1,
 ) -> tuple[dict[str, list[Doc]], dict]:
     """Docs for train/dev/test from annotate's output and for "handchecked" from the hand-checked
     set, and a summary. Hand-checked texts are taken out of train/dev/test; flagged records too,
     unless keep_flagged. The `gold` files' span records (the few-shot examples) and the
     `reviewed` file's (review-import's; empty until a review) join train as they are, in place of
-    the teacher's labels of the same texts; none may be a hand-checked text, nor gold twice. With
-    `model_votes="missing"`, the training split's records where the teacher asked its model keep
-    only their rule-voted entities (`unsure_as_missing`); dev and test keep the teacher's labels.
-    `gold_weight` puts each gold doc that many times into train."""
-    if gold_weight < 1:
-        raise InputError(f"gold_weight must be at least 1, got {gold_weight}")
-    if model_votes not in MODEL_VOTES:
-        raise InputError(f"model_votes must be one of {list(MODEL_VOTES)}, got {model_votes!r}")
+    the teacher's labels of the same texts; none may be a hand-checked text, nor gold twice."""
     checked = read_handchecked(nlp, handchecked)
     checked_keys = {normalise_text(doc.text) for doc in checked}
 
@@ -256,11 +234,7 @@ def build_splits(
     splits: dict[str, list[Doc]] = {name: [] for name in SPLITS}
     for doc in docs:
         splits[assignment[normalise_text(doc.text)]].append(doc)
-    model_asked = [doc for doc in splits["train"] if doc.user_data["meta"].get("model_asked")]
-    if model_votes == "missing":
-        for doc in model_asked:
-            unsure_as_missing(doc)
-    splits["train"] += gold_docs * gold_weight
+    splits["train"] += gold_docs
     splits["handchecked"] = checked
     summary = {
         "dev_share": dev,
@@ -272,9 +246,6 @@ def build_splits(
         "gold_train_docs": len(gold_docs),
         "reviewed_train_docs": len(sources[-1][1]) if reviewed is not None else 0,
         "teacher_labels_replaced_by_gold": replaced,
-        "model_asked_train_docs": len(model_asked),
-        "model_votes": model_votes,
-        "gold_weight": gold_weight,
         "skipped": dict(corpus_filter.skipped),
     }
     return splits, summary
