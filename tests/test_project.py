@@ -88,3 +88,23 @@ def test_the_package_ships_every_module_of_components_pipeline_and_nothing_else(
     pipeline = ROOT / "components" / "pipeline"
     modules = sorted(str(p.relative_to(ROOT)) for p in pipeline.glob("*.py") if p.name != "__init__.py")
     assert sorted(shipped) == modules
+
+
+# Steps whose model may be the installed package (the visualize step's, tag_model's and demo_model's
+# default): the wheel registers bio_ner, int8 and the bucketed transformer itself.
+PACKAGE_LOADERS = ["visualize", "serve", "demo", "tag", "review-export"]
+
+
+@pytest.mark.parametrize("name", PACKAGE_LOADERS)
+def test_a_step_that_loads_the_package_imports_none_of_the_factories_it_ships(name):
+    # The project's copy imported beside the package's would register bio_ner twice: spaCy's E004.
+    words = [w for line in COMMANDS[name]["script"] for w in shlex.split(line)]
+    targets = [t for line in COMMANDS[name]["script"] for t in code_of(line)]
+    targets += [w for w in words if w.startswith("scripts/") and w.endswith(".py")]  # streamlit run
+    assert targets, name
+    run = subprocess.run(
+        [sys.executable, "-c", IMPORTED, *targets], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    shipped = {f"components/pipeline/{m}.py" for m in ("answer", "bio_ner", "bucketing", "int8")}
+    assert not shipped & set(json.loads(run.stdout)), name

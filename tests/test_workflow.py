@@ -22,9 +22,10 @@ PROJECT_FILES = ["project.yml", "ANNOTATION_GUIDELINES.md", "configs", "assets",
 OVERRIDES = {
     "corpus_size": 40,
     "teacher_eval_size": 20,
-    "max_steps": 12,
+    "max_steps": 30,  # enough for entities on the KNOWN texts below
+    "warmup_steps": 5,
     "baseline_epochs": 2,
-    "eval_frequency": 6,
+    "eval_frequency": 10,
     "transformer": "minilm",
     "gpu_id": -1,
     "test_share": 0.2,
@@ -118,7 +119,8 @@ def test_the_installed_package_is_what_was_trained_and_runs_its_own_code(project
     assert got["transformer"] == "en_assay_ner.bucketing"  # the length-bucketed forward pass
     # The calibrated pipeline is what ships: its calibration is the one the calibrate step fitted.
     calibration = json.loads((work / "metrics" / "calibration.json").read_text())
-    assert calibration["docs"] > 0 and got["calibration"] == calibration["calibration"]
+    # (approx: spaCy's JSON reader may give back the nearest float but one of what it wrote)
+    assert calibration["docs"] > 0 and got["calibration"] == pytest.approx(calibration["calibration"])
     # The same entities, confidences and answers as the trained pipeline in the project.
     trained = load_pipeline(work / "training" / "model-calibrated")
     docs = list(trained.pipe(KNOWN))

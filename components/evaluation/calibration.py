@@ -19,14 +19,17 @@ from __future__ import annotations
 
 import html
 import math
+import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 
-from components.pipeline.bio_ner import Calibration, allowed_transitions, tagged_spans
+if TYPE_CHECKING:
+    from components.pipeline.bio_ner import Calibration
 
 THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 
@@ -92,14 +95,17 @@ def tag_outcomes(nlp: Language, pairs: Sequence[tuple[Doc, Doc]]) -> TagOutcomes
     """The outcomes of (gold, predicted) pairs whose predictions `nlp` (a pipeline with bio_ner)
     made; the predicted docs still hold the transformer's output, so only the small head runs again."""
     ner = nlp.get_pipe("bio_ner")
+    # The helpers of the code the pipeline runs: an installed package's own copy of bio_ner, or
+    # the project's. Importing the project's next to a package would register bio_ner twice.
+    code = sys.modules[type(ner).__module__]
     entities, right, gold_total = [], [], 0
     for gold, predicted in pairs:
         truth = {(e.start_char, e.end_char, e.label_) for e in gold.ents}
         gold_total += len(truth)
-        entities.append(tagged_spans(predicted.ents, ner.tags))
+        entities.append(code.tagged_spans(predicted.ents, ner.tags))
         right.append([(e.start_char, e.end_char, e.label_) in truth for e in predicted.ents])
     probs = ner.predict([predicted for _, predicted in pairs])
-    return TagOutcomes(probs, entities, right, gold_total, allowed_transitions(ner.tags))
+    return TagOutcomes(probs, entities, right, gold_total, code.allowed_transitions(ner.tags))
 
 
 def _require_scores(judged: Judged) -> None:

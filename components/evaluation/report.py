@@ -26,7 +26,6 @@ from components.evaluation.calibration import (
 )
 from components.evaluation.guidelines import read_examples
 from components.evaluation.metrics import ALL_LABELS, score_entities
-from components.pipeline.bio_ner import Calibration
 from components.pipeline.labels import ANSWER_KEYS, LABELS, answer_strings
 from components.training.transformer import public_name
 
@@ -267,7 +266,8 @@ def confidence_report(nlp: Language, pairs: list[tuple[Doc, Doc]]) -> dict | Non
     fitted = nlp.get_pipe("bio_ner").calibration
     if not fitted.is_identity():
         checked["fitted"] = fitted.to_cfg()
-        checked["uncalibrated"] = reliability_table(tag_outcomes(nlp, pairs).judged(Calibration()))
+        identity = type(fitted)()  # from the pipeline's own code, which may be an installed package's
+        checked["uncalibrated"] = reliability_table(tag_outcomes(nlp, pairs).judged(identity))
     return checked
 
 

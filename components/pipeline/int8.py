@@ -27,6 +27,8 @@ it, to train from it or to source its components.
 
 from __future__ import annotations
 
+import warnings
+
 from spacy.language import Language
 from spacy.tokens import Doc
 
@@ -78,9 +80,11 @@ def _row_scaled_linear_class():
             super().__init__()
             weight = linear.weight.detach().float()
             weight_scales = weight.abs().amax(dim=1).clamp(min=1e-12) / 127
-            quantized = torch.quantize_per_channel(
-                weight, weight_scales.double(), torch.zeros(len(weight), dtype=torch.long), 0, torch.qint8
-            )
+            scales, zero_points = weight_scales.double(), torch.zeros(len(weight), dtype=torch.long)
+            with warnings.catch_warnings():
+                # torch 2.13 marks quantized tensors deprecated; it is pinned, and they work in it
+                warnings.filterwarnings("ignore", message="torch.quantize_per_tensor", category=UserWarning)
+                quantized = torch.quantize_per_channel(weight, scales, zero_points, 0, torch.qint8)
             self.packed = torch.ops.quantized.linear_prepack(quantized, None)
             self.bias = None if linear.bias is None else linear.bias.detach().clone()
             self.out_features = linear.out_features
