@@ -8,10 +8,8 @@ import shlex
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
 import srsly
 from streamlit.testing.v1 import AppTest
@@ -20,6 +18,7 @@ from components.inference.load import load_pipeline
 from components.inference.tag import MAX_CHARS
 from components.pipeline.labels import ANSWER_KEYS, COLORS
 from tests.browser import Chromium
+from tests.servers import wait_until_answers
 from tests.test_visualize import marks_of
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -198,15 +197,7 @@ def test_weasel_run_demo_serves_the_page_and_chromium_shows_typed_text_marked(
     )
     try:
         url = f"http://127.0.0.1:{port}/"
-        deadline = time.monotonic() + 90
-        while True:
-            assert server.poll() is None, (tmp_path / "server.log").read_text()[-3000:]
-            assert time.monotonic() < deadline, "the demo did not answer on 127.0.0.1 within 90 s"
-            try:
-                if httpx.get(f"{url}_stcore/health", timeout=2).text == "ok":
-                    break
-            except httpx.TransportError:
-                time.sleep(0.5)
+        wait_until_answers("the demo", f"{url}_stcore/health", server, tmp_path / "server.log", 90)
         with Chromium(url, tmp_path / "profile") as page:
             page.wait_for("textarea")
             page.type_into("textarea", TYPED)

@@ -28,6 +28,7 @@ from components.teacher.cache import CACHE_FILE
 from components.teacher.llamacpp import EMBEDDED_PACKAGE, find_gguf
 from components.teacher.phrases import phrase_votes
 from components.teacher.task import HybridNERTask
+from tests.servers import wait_until_answers
 
 ROOT = Path(__file__).resolve().parents[1]
 ALIAS = "smollm2"
@@ -68,18 +69,7 @@ class LlamaServer:
         env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "PYTHONUNBUFFERED": "1"}
         with log.open("wb") as out:
             self.process = subprocess.Popen(self.command, stdout=out, stderr=subprocess.STDOUT, env=env)
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"llama_cpp.server exited with {self.process.returncode}: {self.log()[-3000:]}")
-            try:
-                if httpx.get(f"{self.base_url}/models", timeout=1.0).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        self.kill()
-        pytest.fail(f"llama_cpp.server did not answer within {timeout_s:g} s: {self.log()[-3000:]}")
+        wait_until_answers("llama_cpp.server", f"{self.base_url}/models", self.process, log, timeout_s)
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:

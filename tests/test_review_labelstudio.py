@@ -10,7 +10,6 @@ import json
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import httpx
@@ -21,6 +20,7 @@ from components.review.client import LabelStudio, LabelStudioError
 from components.review.tasks import label_config
 from scripts.review_export import main as review_export_main
 from scripts.review_import import main as review_import_main
+from tests.servers import wait_until_answers
 
 ROOT = Path(__file__).resolve().parent.parent
 LABEL_STUDIO = ROOT / ".venv-labelstudio" / "bin" / "label-studio"
@@ -29,20 +29,6 @@ USER, PASSWORD = "reviewer@example.com", "review-loop-test"
 LEGACY_TOKEN = "0123456789abcdef0123456789abcdef01234567"
 PROJECT = "en_assay_ner review (test)"
 STARTUP_S = 240
-
-
-def wait_until_up(url: str, process: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"Label Studio exited with {process.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if httpx.get(f"{url}/health", timeout=5).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(1)
-    pytest.fail(f"Label Studio did not answer within {STARTUP_S} s:\n{log.read_text()[-3000:]}")
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +57,7 @@ def label_studio(tmp_path_factory, free_port):
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_until_up(url, process, log)
+        wait_until_answers("Label Studio", f"{url}/health", process, log, STARTUP_S)
         yield url
     finally:  # the whole process group: the server and anything it started
         os.killpg(process.pid, signal.SIGTERM)
