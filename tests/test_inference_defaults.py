@@ -215,6 +215,18 @@ def test_one_answer_per_description_alone_in_any_batch_order_and_thread_count(tr
         torch.set_num_threads(threads)
 
 
+def test_int8_under_torch_inference_mode_gives_the_same_answers(trained, real_docs):
+    # Tensors made under inference_mode carry no version counter, which int8's shared row scales
+    # read otherwise.
+    import torch
+
+    nlp = spacy.load(trained)
+    texts = [doc.text for doc in real_docs["handchecked"][:40]]
+    default = [result(doc) for doc in nlp.pipe(texts)]
+    with torch.inference_mode():
+        assert [result(doc) for doc in nlp.pipe(texts)] == default
+
+
 def test_the_package_built_from_the_trained_pipeline_ships_the_defaults(trained, tmp_path, real_docs):
     """`spacy package` as the workflow's package step runs it, the wheel installed into a folder of
     its own, and loaded by a fresh interpreter that cannot import the project."""

@@ -58,7 +58,10 @@ class RowScales:
     def __call__(self, x):
         import torch
 
-        if x is self._input and x._version == self._version:
+        # Tensors made under torch.inference_mode() keep no version counter: the identity suffices
+        # there (nothing writes to a layer's input between its query, key and value).
+        version = None if x.is_inference() else x._version
+        if x is self._input and version == self._version:
             return self.scaled, self.scales
         rows = x.reshape(-1, x.shape[-1])
         scales = rows.abs().amax(dim=1, keepdim=True).clamp_(min=1e-12)
@@ -66,7 +69,7 @@ class RowScales:
         torch.div(rows, scales, out=scaled[:-1])
         scaled[-1] = 0.0
         scaled[-1, 0], scaled[-1, 1] = 1.0, -1.0
-        self._input, self._version, self.scaled, self.scales = x, x._version, scaled, scales
+        self._input, self._version, self.scaled, self.scales = x, version, scaled, scales
         return scaled, scales
 
 
