@@ -15,8 +15,8 @@ softmaxes as. It is kept with the spans in the scored span group `doc.spans["bio
 
 A softmax trained on a few hundred descriptions is surer than it is right. The component's
 `Calibration` (in its cfg, saved with it; the identity until fitted after training on descriptions
-the model did not learn from, components/training/calibrate.py) makes a confidence of 0.8 right
-about 8 times in 10: a temperature divides the tag log-probabilities before the forward-backward
+the model did not learn from, components/training/calibrate.py) aims to make a confidence of 0.8
+right about 8 times in 10: a temperature divides the tag log-probabilities before the forward-backward
 (so that entities the softmax called certain are told apart again), then a logistic map of each
 entity's probability sets the scale. It changes no entity: every tag sequence's score is divided by
 the same number, so Viterbi's best path stays the best.
